@@ -1,0 +1,237 @@
+// Key ring, SIF policy and the per-track frame cryptor.
+#include "common.h"
+#include "framecryptor/cryptor.h"
+
+namespace fcpy {
+
+namespace fc = framecryptor;
+using fc::AesGcmKey;
+using fc::DecryptOutcome;
+using fc::FrameCryptorCore;
+using fc::KeyRing;
+using fc::SifPolicy;
+
+fc::Codec ToCodec(int c);  // bind_format.cpp
+
+namespace {
+
+std::shared_ptr<KeyRing> make_ring(int size) {
+  if (size < 1 || size > static_cast<int>(KeyRing::kMaxSize))
+    Raise("InvalidArgumentError", "key ring size must be 1..256, got " + std::to_string(size));
+  return std::make_shared<KeyRing>(static_cast<size_t>(size));
+}
+
+void check_index(const KeyRing& r, int index) {
+  if (index < 0 || static_cast<size_t>(index) >= r.size())
+    Raise("InvalidArgumentError",
+          "key index " + std::to_string(index) + " out of range for a ring of " + std::to_string(r.size()));
+}
+
+int key_frame_arg(py::handle kf) {
+  if (kf.is_none()) return -1;
+  return py::cast<bool>(kf) ? 1 : 0;
+}
+
+[[noreturn]] void raise_decrypt(const DecryptOutcome& r, size_t in_size) {
+  std::string extra;
+  switch (r.status) {
+    case Status::kMissingKey:
+      extra = "key index " + std::to_string(r.key_index);
+      break;
+    case Status::kFrameTooShort:
+      extra = std::to_string(in_size) + " bytes";
+      break;
+    case Status::kBadTrailer:
+      extra = "key index byte " + std::to_string(r.key_index);
+      break;
+    default:
+      break;
+  }
+  RaiseStatus(r.status, extra, r.key_index);
+}
+
+py::object decrypt_info(const DecryptOutcome& r, const InBuffer& in) {
+  py::dict d;
+  static const char* kinds[] = {"decrypted", "empty", "sif"};
+  d["kind"] = kinds[static_cast<int>(r.kind)];
+  d["key_index"] = r.key_index;
+  d["header_len"] = r.layout.header_len;
+  d["escaped"] = r.layout.nal;
+  d["sif_payload"] = r.sif_payload ? py::object(py::str(r.sif_payload)) : py::object(py::none());
+  if (r.has_packet_trailer) {
+    const auto& t = r.packet_trailer;
+    py::object ud = py::none();
+    if (t.has_user_data) {
+      std::string s(t.user_data_size, '\0');
+      for (size_t i = 0; i < t.user_data_size; ++i) s[i] = static_cast<char>(in.view()[t.user_data_offset + i] ^ 0xff);
+      ud = py::bytes(s);
+    }
+    d["packet_trailer"] =
+        py::make_tuple(t.has_timestamp ? py::object(py::int_(t.user_timestamp)) : py::object(py::none()),
+                       t.has_frame_id ? py::object(py::int_(t.frame_id)) : py::object(py::none()), ud);
+  } else {
+    d["packet_trailer"] = py::none();
+  }
+  return std::move(d);
+}
+
+// Decrypts into a new bytes object; returns it and the outcome.
+std::pair<py::bytes, DecryptOutcome> decrypt_bytes(const FrameCryptorCore& c, const InBuffer& in, int kf,
+                                                   const AesGcmKey* key) {
+  DecryptOutcome outcome;
+  py::bytes out = MakeBytes(
+      c.DecryptCapacity(in.view()), in.size() >= kGilReleaseThreshold,
+      [&](MutByteView o) {
+        outcome = c.Decrypt(in.view(), kf, o, key);
+        return outcome.status == Status::kOk ? Result::Ok(outcome.size) : Result::Err(outcome.status);
+      },
+      [&](Status) { raise_decrypt(outcome, in.size()); });
+  return {out, outcome};
+}
+
+py::bytes encrypt_bytes(const FrameCryptorCore& c, py::handle frame, bool key_frame, AesGcmKey* key,
+                        int key_index) {
+  InBuffer in(frame, "frame");
+  return MakeBytes(
+      c.EncryptBound(in.size()), in.size() >= kGilReleaseThreshold,
+      [&](MutByteView out) {
+        return key ? c.EncryptWith(*key, static_cast<uint8_t>(key_index), in.view(), key_frame, out)
+                   : c.Encrypt(in.view(), key_frame, out);
+      },
+      [&](Status s) {
+        RaiseStatus(s, s == Status::kMissingKey ? "key index " + std::to_string(key ? key_index : c.key_index()) : "",
+                    s == Status::kMissingKey ? c.key_index() : -1);
+      });
+}
+
+}  // namespace
+
+void BindCryptor(py::module_& m) {
+  py::class_<KeyRing, std::shared_ptr<KeyRing>>(m, "KeyRing", "Fixed-size ring of AES keys by key index.")
+      .def(py::init(&make_ring), py::arg("size"))
+      .def_property_readonly("size", &KeyRing::size)
+      .def("__len__", &KeyRing::size)
+      .def(
+          "set",
+          [](KeyRing& r, int index, std::shared_ptr<AesGcmKey> key) {
+            check_index(r, index);
+            r.Set(static_cast<size_t>(index), std::move(key));
+          },
+          py::arg("index"), py::arg("key").none(true))
+      .def(
+          "get",
+          [](const KeyRing& r, int index) {
+            check_index(r, index);
+            return r.Get(static_cast<size_t>(index));
+          },
+          py::arg("index"));
+
+  py::class_<SifPolicy, std::shared_ptr<SifPolicy>>(m, "SifPolicy",
+                                                    "The room's SIF trailer and whether SIF frames are forwarded.")
+      .def(py::init<>())
+      .def_property(
+          "trailer",
+          [](const SifPolicy& s) {
+            auto t = s.Trailer();
+            return py::bytes(reinterpret_cast<const char*>(t.data()), t.size());
+          },
+          [](SifPolicy& s, py::handle t) { s.SetTrailer(InBuffer(t, "trailer").view()); })
+      .def_property("forwarding", &SifPolicy::forwarding, &SifPolicy::SetForwarding);
+
+  py::class_<FrameCryptorCore, std::shared_ptr<FrameCryptorCore>>(m, "FrameCryptorCore",
+                                                                  "Per-track frame encryption and decryption.")
+      .def(py::init([](int codec, std::shared_ptr<KeyRing> ring, std::shared_ptr<SifPolicy> sif) {
+             return std::make_shared<FrameCryptorCore>(ToCodec(codec), std::move(ring), std::move(sif));
+           }),
+           py::arg("codec"), py::arg("ring"), py::arg("sif"))
+      .def_property_readonly("codec", [](const FrameCryptorCore& c) { return static_cast<int>(c.codec()); })
+      .def_property("key_ring", &FrameCryptorCore::key_ring, &FrameCryptorCore::SetKeyRing)
+      .def_property(
+          "key_index", &FrameCryptorCore::key_index,
+          [](FrameCryptorCore& c, int index) {
+            if (index < 0 || c.SetKeyIndex(static_cast<size_t>(index)) != Status::kOk) {
+              auto ring = c.key_ring();
+              Raise("InvalidArgumentError", "key index " + std::to_string(index) + " out of range for a ring of " +
+                                                std::to_string(ring ? ring->size() : 0));
+            }
+          })
+      .def_property("packet_trailer", &FrameCryptorCore::packet_trailer, &FrameCryptorCore::SetPacketTrailer)
+      .def_property("normalize_start_codes", &FrameCryptorCore::normalize_start_codes,
+                    &FrameCryptorCore::SetNormalizeStartCodes)
+      .def("max_encrypted_size", &FrameCryptorCore::EncryptBound, py::arg("frame_size"))
+      .def("max_decrypted_size", &FrameCryptorCore::DecryptBound, py::arg("frame_size"))
+      .def(
+          "encrypt",
+          [](const FrameCryptorCore& c, py::handle frame, bool key_frame) {
+            return encrypt_bytes(c, frame, key_frame, nullptr, -1);
+          },
+          py::arg("frame"), py::arg("key_frame") = false)
+      .def(
+          "encrypt_with",
+          [](const FrameCryptorCore& c, AesGcmKey& key, int key_index, py::handle frame, bool key_frame) {
+            if (key_index < 0 || key_index > 255)
+              Raise("InvalidArgumentError", "key index must be 0..255, got " + std::to_string(key_index));
+            return encrypt_bytes(c, frame, key_frame, &key, key_index);
+          },
+          py::arg("key"), py::arg("key_index"), py::arg("frame"), py::arg("key_frame") = false)
+      .def(
+          "encrypt_into",
+          [](const FrameCryptorCore& c, py::handle frame, py::handle out, bool key_frame) {
+            InBuffer in(frame, "frame");
+            OutBuffer ob(out, "out");
+            const size_t need = c.EncryptBound(in.size());
+            if (ob.size() < need)
+              Raise("InvalidArgumentError", "out has " + std::to_string(ob.size()) + " bytes, needs " +
+                                                std::to_string(need) + " (max_encrypted_size)");
+            Result r;
+            {
+              MaybeReleaseGil g(in.size() >= kGilReleaseThreshold);
+              r = c.Encrypt(in.view(), key_frame, ob.view());
+            }
+            if (!r.ok()) RaiseStatus(r.status, "", r.status == Status::kMissingKey ? c.key_index() : -1);
+            return r.size;
+          },
+          py::arg("frame"), py::arg("out"), py::arg("key_frame") = false)
+      .def(
+          "decrypt",
+          [](const FrameCryptorCore& c, py::handle frame, py::handle key_frame) {
+            InBuffer in(frame, "frame");
+            return decrypt_bytes(c, in, key_frame_arg(key_frame), nullptr).first;
+          },
+          py::arg("frame"), py::arg("key_frame") = py::none())
+      .def(
+          "decrypt_with",
+          [](const FrameCryptorCore& c, const AesGcmKey& key, py::handle frame, py::handle key_frame) {
+            InBuffer in(frame, "frame");
+            return decrypt_bytes(c, in, key_frame_arg(key_frame), &key).first;
+          },
+          py::arg("key"), py::arg("frame"), py::arg("key_frame") = py::none())
+      .def(
+          "decrypt_detailed",
+          [](const FrameCryptorCore& c, py::handle frame, py::handle key_frame, std::shared_ptr<AesGcmKey> key) {
+            InBuffer in(frame, "frame");
+            auto r = decrypt_bytes(c, in, key_frame_arg(key_frame), key.get());
+            return py::make_tuple(r.first, decrypt_info(r.second, in));
+          },
+          py::arg("frame"), py::arg("key_frame") = py::none(), py::arg("key") = py::none())
+      .def(
+          "decrypt_into",
+          [](const FrameCryptorCore& c, py::handle frame, py::handle out, py::handle key_frame) {
+            InBuffer in(frame, "frame");
+            OutBuffer ob(out, "out");
+            const size_t need = c.DecryptCapacity(in.view());
+            if (ob.size() < need)
+              Raise("InvalidArgumentError", "out has " + std::to_string(ob.size()) + " bytes, needs " +
+                                                std::to_string(need) + " (max_decrypted_size)");
+            DecryptOutcome r;
+            {
+              MaybeReleaseGil g(in.size() >= kGilReleaseThreshold);
+              r = c.Decrypt(in.view(), key_frame_arg(key_frame), ob.view());
+            }
+            if (r.status != Status::kOk) raise_decrypt(r, in.size());
+            return r.size;
+          },
+          py::arg("frame"), py::arg("out"), py::arg("key_frame") = py::none());
+}
+
+}  // namespace fcpy

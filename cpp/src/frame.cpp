@@ -1,0 +1,225 @@
+#include "framecryptor/frame.h"
+
+#include <cstring>
+#include <vector>
+
+#include "framecryptor/nalu.h"
+#include "framecryptor/rbsp.h"
+
+namespace framecryptor {
+
+namespace {
+
+// Capacity the escaped-in-place encrypt path needs for a given header/body:
+// the unescaped tail (m bytes) is written at the end of the region and escaped
+// forward to just after the header; the gap of m/2 + 1 bytes covers the
+// largest possible number of inserted escape bytes (one per two input bytes).
+size_t nal_capacity(size_t header_out, size_t m) { return header_out + RbspEscapedBound(m) + 1; }
+
+void write_trailer(uint8_t* p, const uint8_t iv[kIvSize], uint8_t key_index) {
+  std::memcpy(p, iv, kIvSize);
+  p[kIvSize] = kIvLengthByte;
+  p[kIvSize + 1] = key_index;
+}
+
+// The first H.264 (else H.265) slice of an H.26x frame, also counting NAL
+// units that start in its last three bytes. livekit-client's sender ignores
+// those, but a receiver sees them once the 30-byte trailer follows, so a
+// sender that uses them produces frames every receiver parses alike.
+bool extended_slice_layout(ByteView in, FrameLayout* out) {
+  std::vector<uint8_t> padded(in.data, in.data + in.size);
+  padded.insert(padded.end(), {0xff, 0xff, 0xff});
+  const AnnexBScan scan = ScanAnnexB({padded.data(), padded.size()}, true);
+  size_t off = scan.first_h264_slice != SIZE_MAX ? scan.first_h264_slice : scan.first_h265_slice;
+  if (off == SIZE_MAX || off + 2 > in.size) return false;
+  *out = {off + 2, true};
+  return true;
+}
+
+// Fail closed: nothing of a failed encryption may be used as output.
+Result fail_encrypt(MutByteView out, size_t written, Status st) {
+  SecureWipe(out.data, written);
+  return Result::Err(st);
+}
+
+}  // namespace
+
+size_t EncryptedSizeBound(Codec codec, size_t n) {
+  if (!IsAnnexB(codec)) return n + kFrameOverhead;
+  // header normalization adds <= n/3 bytes; escaping adds <= (m)/2 with m <= n + 30
+  return n + n / 3 + kFrameOverhead + (n + kFrameOverhead) / 2 + 2;
+}
+
+size_t DecryptedSizeBound(Codec codec, size_t n) {
+  if (IsAnnexB(codec)) return n;  // used as unescaping workspace
+  return n > kFrameOverhead ? n - kFrameOverhead : 0;
+}
+
+Status ReadTrailer(ByteView frame, TrailerInfo* out) {
+  if (frame.size < kFrameOverhead) return Status::kFrameTooShort;
+  out->iv_length = frame[frame.size - 2];
+  out->key_index = frame[frame.size - 1];
+  return out->iv_length == kIvLengthByte ? Status::kOk : Status::kBadTrailer;
+}
+
+Result EncryptFrame(AesGcmKey& key, const EncryptParams& p, ByteView in, MutByteView out,
+                    FrameLayout* layout_used) {
+  if (in.size == 0) return Result::Ok(0);
+  if (in.size > kMaxCryptSize) return Result::Err(Status::kTooLarge);
+
+  const bool annexb = IsAnnexB(p.codec);
+  const FrameLayout js = JsLayout(p.codec, p.key_frame, in);
+  FrameLayout layout = js;
+  if (annexb && !js.nal) {
+    FrameLayout ext;
+    if (extended_slice_layout(in, &ext)) layout = ext;
+  }
+  if (layout.header_len > in.size) return Result::Err(Status::kFrameTooShort);
+
+  const ByteView header = in.first(layout.header_len);
+  const ByteView body = in.from(layout.header_len);
+  const bool normalize = layout.nal && p.normalize_start_codes;
+  const size_t header_out = normalize ? header.size + CountShortStartCodes(header) : header.size;
+  const size_t m = body.size + kFrameOverhead;  // ciphertext, tag, IV, trailer
+  const size_t needed = layout.nal ? nal_capacity(header_out, m) : header_out + m;
+  if (out.size < needed) return Result::Err(Status::kOutputTooSmall);
+
+  if (normalize) {
+    NormalizeStartCodes(header, out.data);
+  } else {
+    std::memcpy(out.data, header.data, header.size);
+  }
+  const ByteView aad(out.data, header_out);
+
+  // Only frames whose layout did not come from a slice livekit-client's scan
+  // finds in the clear header can be parsed differently by a receiver
+  // (ciphertext or IV bytes that look like a start code, a unit that was at
+  // the very end); those are checked and re-encrypted under a fresh IV when
+  // needed. A slice found in the header is always found again first, and the
+  // escaped part holds no start code.
+  const bool verify = annexb && !js.nal;
+  const int attempts = verify ? (p.layout_attempts > 0 ? p.layout_attempts : 1) : 1;
+
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    uint8_t iv[kIvSize];
+    Status st = key.NextIv(iv);
+    if (st != Status::kOk) return fail_encrypt(out, needed, st);
+    size_t total;
+    if (!layout.nal) {
+      uint8_t* ct = out.data + header_out;
+      st = key.Seal(iv, aad, body, ct);
+      if (st != Status::kOk) return fail_encrypt(out, needed, st);
+      write_trailer(ct + body.size + kTagSize, iv, p.key_index);
+      total = header_out + m;
+    } else {
+      uint8_t* tail = out.data + needed - m;
+      st = key.Seal(iv, aad, body, tail);
+      if (st != Status::kOk) return fail_encrypt(out, needed, st);
+      write_trailer(tail + body.size + kTagSize, iv, p.key_index);
+      total = header_out + RbspEscape({tail, m}, out.data + header_out);
+    }
+    const FrameLayout built{header_out, layout.nal};
+    if (!verify || JsLayout(p.codec, p.key_frame, {out.data, total}) == built) {
+      if (layout_used) *layout_used = built;
+      return Result::Ok(total);
+    }
+    // The clear header is intact (only the part after it was written): retry.
+  }
+  return fail_encrypt(out, needed, Status::kUnstableLayout);
+}
+
+size_t ReceiverLayouts(const DecryptParams& p, ByteView in, FrameLayout out[6]) {
+  size_t n = 0;
+  auto add = [&](FrameLayout l) {
+    for (size_t i = 0; i < n; ++i)
+      if (out[i] == l) return;
+    if (n < 6) out[n++] = l;
+  };
+  switch (p.codec) {
+    case Codec::kVP8: {
+      const bool tag_key = Vp8IsKeyFrame(in);
+      // The frame tag is what every receiver's depacketizer reports; an
+      // explicit (possibly wrong) caller hint is tried first, the tag second.
+      if (p.key_frame >= 0) add({Vp8HeaderLen(p.key_frame != 0), false});
+      add({Vp8HeaderLen(tag_key), false});
+      break;
+    }
+    case Codec::kH264:
+    case Codec::kH265: {
+      const bool kf_first = p.key_frame != 0;  // unknown: key-frame rule first
+      add(JsLayout(p.codec, kf_first, in));    // livekit-client (and native when a slice exists)
+      add({Vp8HeaderLen(kf_first), false});    // livekit-client sender fallback (no slice)
+      if (p.key_frame < 0) add({Vp8HeaderLen(false), false});
+      add({0, true});                          // native sender without a slice
+      if (p.codec == Codec::kH265) {
+        // The configured codec's own first slice, should an H.264-looking
+        // unit have won livekit-client's byte-based detection.
+        const AnnexBScan scan = ScanAnnexB(in, false);
+        if (scan.first_h265_slice != SIZE_MAX) add({scan.first_h265_slice + 2, true});
+      }
+      break;
+    }
+    default:
+      add(JsLayout(p.codec, p.key_frame > 0, in));
+      break;
+  }
+  return n;
+}
+
+Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, MutByteView out,
+                    FrameLayout* layout_used) {
+  if (in.size == 0) return Result::Ok(0);
+  TrailerInfo trailer;
+  Status st = ReadTrailer(in, &trailer);
+  if (st != Status::kOk) return Result::Err(st);
+  if (out.size < DecryptedSizeBound(p.codec, in.size)) return Result::Err(Status::kOutputTooSmall);
+
+  FrameLayout cands[6];
+  const size_t ncand = ReceiverLayouts(p, in, cands);
+  bool any_fits = false;
+  for (size_t c = 0; c < ncand; ++c) {
+    const FrameLayout l = cands[c];
+    const size_t h = l.header_len;
+    if (h + kFrameOverhead > in.size) continue;
+    if (!l.nal) {
+      any_fits = true;
+      const size_t ct_len = in.size - h - kIvSize - kTrailerSize;  // includes tag
+      const uint8_t* iv = in.data + in.size - kTrailerSize - kIvSize;
+      st = key.Open(iv, in.first(h), in.sub(h, ct_len), out.data + h);
+      if (st == Status::kOk) {
+        std::memcpy(out.data, in.data, h);
+        if (layout_used) *layout_used = l;
+        return Result::Ok(h + ct_len - kTagSize);
+      }
+    } else {
+      // Unescape into out (header first), then decrypt in place.
+      const ByteView body = in.from(h);
+      std::memcpy(out.data, in.data, h);
+      size_t u;
+      if (RbspNeedsUnescape(body)) {
+        u = RbspUnescape(body, out.data + h);
+      } else {
+        std::memcpy(out.data + h, body.data, body.size);
+        u = body.size;
+      }
+      const size_t total = h + u;
+      if (u < kFrameOverhead || out.data[total - 2] != kIvLengthByte) continue;
+      any_fits = true;
+      const size_t ct_len = u - kIvSize - kTrailerSize;
+      const uint8_t* iv = out.data + total - kTrailerSize - kIvSize;
+      st = key.Open(iv, ByteView(out.data, h), ByteView(out.data + h, ct_len), out.data + h);
+      if (st == Status::kOk) {
+        if (layout_used) *layout_used = l;
+        return Result::Ok(h + ct_len - kTagSize);
+      }
+    }
+    if (st != Status::kAuthFailed) {
+      SecureWipe(out.data, out.size < in.size ? out.size : in.size);
+      return Result::Err(st);
+    }
+  }
+  SecureWipe(out.data, out.size < in.size ? out.size : in.size);
+  return Result::Err(any_fits ? Status::kAuthFailed : Status::kFrameTooShort);
+}
+
+}  // namespace framecryptor

@@ -1,0 +1,84 @@
+"""framecryptor: LiveKit end-to-end encryption for media frames, on OpenSSL.
+
+Byte-compatible with livekit-client (JS) and the native SDKs' frame cryptor::
+
+    import framecryptor as fc
+
+    kp = fc.KeyProvider(fc.KeyProviderOptions())
+    kp.set_shared_key(b"room secret")
+    sender = fc.FrameCryptor(kp, "alice", "vp8")
+    wire = sender.encrypt(frame, key_frame=True)
+    plain = fc.FrameCryptor(kp, "alice", "vp8").decrypt(wire)
+"""
+
+from __future__ import annotations
+
+from . import exceptions
+from ._native import AesGcmKey
+from .cryptor import DecryptedFrame, FrameCryptor, FrameMetadata
+from .exceptions import (
+    DecryptionError,
+    E2EEError,
+    EncryptionError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidBufferError,
+    InvalidFrameError,
+    InvalidKeyError,
+    IvExhaustedError,
+    MissingKeyError,
+    SifFrameDroppedError,
+    UnsupportedCodecError,
+)
+from .keys import HKDF_INFO, KeyProvider, derive_key_material, ratchet_material
+from .options import (
+    DEFAULT_FAILURE_TOLERANCE,
+    DEFAULT_KEY_RING_SIZE,
+    DEFAULT_RATCHET_SALT,
+    DEFAULT_RATCHET_WINDOW_SIZE,
+    PBKDF2_ITERATIONS,
+    Codec,
+    EncryptionState,
+    KeyDerivationFunction,
+    KeyProviderOptions,
+    key_fingerprint,
+)
+from .packet_trailer import append_packet_trailer, strip_packet_trailer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AesGcmKey",
+    "Codec",
+    "DecryptedFrame",
+    "DecryptionError",
+    "DEFAULT_FAILURE_TOLERANCE",
+    "DEFAULT_KEY_RING_SIZE",
+    "DEFAULT_RATCHET_SALT",
+    "DEFAULT_RATCHET_WINDOW_SIZE",
+    "E2EEError",
+    "EncryptionError",
+    "EncryptionState",
+    "FrameCryptor",
+    "FrameMetadata",
+    "HKDF_INFO",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidBufferError",
+    "InvalidFrameError",
+    "InvalidKeyError",
+    "IvExhaustedError",
+    "KeyDerivationFunction",
+    "KeyProvider",
+    "KeyProviderOptions",
+    "MissingKeyError",
+    "PBKDF2_ITERATIONS",
+    "SifFrameDroppedError",
+    "UnsupportedCodecError",
+    "append_packet_trailer",
+    "derive_key_material",
+    "exceptions",
+    "key_fingerprint",
+    "ratchet_material",
+    "strip_packet_trailer",
+]

@@ -1,0 +1,332 @@
+"""Frame cryptor: encrypts and decrypts one participant's media frames."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import _native
+from .exceptions import (
+    DecryptionError,
+    E2EEError,
+    EncryptionError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidFrameError,
+    MissingKeyError,
+    SifFrameDroppedError,
+)
+from .keys import KeyProvider
+from .options import Codec, EncryptionState
+
+__all__ = ["FrameCryptor", "DecryptedFrame", "FrameMetadata"]
+
+logger = logging.getLogger("framecryptor")
+
+StateListener = Callable[["FrameCryptor", EncryptionState], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameMetadata:
+    """Contents of an LKTS packet trailer (frame metadata published with a track)."""
+
+    user_timestamp: int | None = None
+    frame_id: int | None = None
+    user_data: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DecryptedFrame:
+    """A decrypted frame with what was learned while decrypting it."""
+
+    data: bytes
+    kind: str  # "decrypted", "empty", "sif" (server-injected, forwarded) or "passthrough"
+    key_index: int | None = None
+    header_len: int = 0  # clear header bytes (as on the wire)
+    escaped: bool = False  # the encrypted part was RBSP-escaped (H.264/H.265)
+    ratchet_steps: int = 0  # ratchets the key needed (0: the key as set)
+    sif_payload: str | None = None
+    metadata: FrameMetadata | None = None
+
+
+class FrameCryptor:
+    """Encrypts frames with ``participant_identity``'s key (or the shared key) at
+    :attr:`key_index`, and decrypts that participant's frames with the key index
+    each frame's trailer names.
+
+    A disabled cryptor passes frames through unchanged in both directions.
+    Errors are raised as exceptions; :attr:`state` follows ``livekit.rtc``'s
+    ``EncryptionState`` and every change is reported to the state listeners and
+    to the key provider's ``"e2ee_state_changed"`` event.
+    """
+
+    def __init__(
+        self,
+        key_provider: KeyProvider,
+        participant_identity: str,
+        codec: Codec | str,
+        key_index: int = 0,
+        *,
+        enabled: bool = True,
+        packet_trailer: bool = False,
+        normalize_start_codes: bool = True,
+    ) -> None:
+        if not isinstance(key_provider, KeyProvider):
+            raise InvalidArgumentError(f"key_provider must be a KeyProvider, not {type(key_provider).__name__}")
+        identity = KeyProvider._identity(participant_identity)
+        self._codec = Codec.parse(codec)
+        self._kp = key_provider
+        self._identity = identity
+        self._core = _native.FrameCryptorCore(self._codec.native_id, key_provider._ring_for(identity), key_provider.sif)
+        self._core.packet_trailer = bool(packet_trailer)
+        self._core.normalize_start_codes = bool(normalize_start_codes)
+        self._enabled = bool(enabled)
+        self._state = EncryptionState.NEW
+        self._state_lock = threading.Lock()
+        self._listeners: list[StateListener] = []
+        self.set_key_index(key_index)
+        key_provider._register(self)
+
+    # -- properties ----------------------------------------------------------------
+
+    @property
+    def participant_identity(self) -> str:
+        return self._identity
+
+    @property
+    def codec(self) -> Codec:
+        return self._codec
+
+    @property
+    def key_provider(self) -> KeyProvider:
+        return self._kp
+
+    @property
+    def state(self) -> EncryptionState:
+        return self._state
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Enables or disables encryption; disabled cryptors pass frames through."""
+        self._enabled = bool(enabled)
+
+    @property
+    def key_index(self) -> int:
+        """Key index used for encryption."""
+        return int(self._core.key_index)
+
+    def set_key_index(self, key_index: int) -> None:
+        if not isinstance(key_index, int) or isinstance(key_index, bool):
+            raise InvalidArgumentError(f"key_index must be an int, not {type(key_index).__name__}")
+        self._core.key_index = key_index
+
+    def max_encrypted_size(self, frame_size: int) -> int:
+        """Output size that is always enough for :meth:`encrypt_into`."""
+        return int(self._core.max_encrypted_size(frame_size))
+
+    def max_decrypted_size(self, frame_size: int) -> int:
+        """Output size that is always enough for :meth:`decrypt_into` (SIF frames aside)."""
+        return int(self._core.max_decrypted_size(frame_size))
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Calls listener(cryptor, state) on every state change."""
+        self._listeners.append(listener)
+
+    def remove_state_listener(self, listener: StateListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def __repr__(self) -> str:
+        return (
+            f"<FrameCryptor participant={self._identity!r} codec={self._codec.value} "
+            f"key_index={self.key_index} enabled={self._enabled} state={self._state.name}>"
+        )
+
+    # -- encryption ----------------------------------------------------------------
+
+    def encrypt(self, frame: Any, key_frame: bool = False) -> bytes:
+        """Encrypts one encoded frame (any C-contiguous bytes-like object).
+
+        ``key_frame`` selects VP8's 10-byte (key) or 3-byte (delta) clear header and
+        the H.264/H.265 fallback rule, as a sender's frame type does. Empty frames
+        are returned unchanged. Raises and emits nothing when encryption fails.
+        """
+        if not self._enabled:
+            return _native.as_bytes(frame)
+        try:
+            out = self._core.encrypt(frame, bool(key_frame))
+        except E2EEError as e:
+            self._encrypt_failed(e)
+            raise
+        if self._state is not EncryptionState.OK:
+            self._set_state(EncryptionState.OK)
+        return out
+
+    def encrypt_into(self, frame: Any, out: Any, key_frame: bool = False) -> int:
+        """Encrypts into a caller-owned writable buffer; returns the bytes written.
+
+        ``out`` must hold :meth:`max_encrypted_size` bytes. When disabled, the frame is
+        copied as is.
+        """
+        if not self._enabled:
+            data = _native.as_bytes(frame)
+            view = memoryview(out).cast("B")
+            if len(view) < len(data):
+                raise InvalidArgumentError(f"out has {len(view)} bytes, needs {len(data)}")
+            view[: len(data)] = data
+            return len(data)
+        try:
+            n = self._core.encrypt_into(frame, out, bool(key_frame))
+        except E2EEError as e:
+            self._encrypt_failed(e)
+            raise
+        if self._state is not EncryptionState.OK:
+            self._set_state(EncryptionState.OK)
+        return int(n)
+
+    def _encrypt_failed(self, e: E2EEError) -> None:
+        if isinstance(e, MissingKeyError):
+            self._set_state(EncryptionState.MISSING_KEY)
+        elif isinstance(e, InternalError):
+            self._set_state(EncryptionState.INTERNAL_ERROR)
+        elif isinstance(e, (EncryptionError, InvalidFrameError)):
+            self._set_state(EncryptionState.ENCRYPTION_FAILED)
+
+    # -- decryption ----------------------------------------------------------------
+
+    def decrypt(self, frame: Any, key_frame: bool | None = None) -> bytes:
+        """Decrypts one received frame (any C-contiguous bytes-like object).
+
+        ``key_frame=None`` lets the bitstream decide where it can (VP8's frame tag);
+        for H.264/H.265 frames without a slice both fallback rules are tried.
+        Authentication failure raises :class:`DecryptionError` after the ratchet
+        window; ciphertext is never returned as plaintext.
+        """
+        if not self._enabled:
+            return _native.as_bytes(frame)
+        try:
+            out = self._core.decrypt(frame, key_frame)
+        except DecryptionError as e:
+            return self._recover(frame, key_frame, e).data
+        except E2EEError as e:
+            self._decrypt_failed(e)
+            raise
+        self._decrypt_ok(frame)
+        return out
+
+    def decrypt_into(self, frame: Any, out: Any, key_frame: bool | None = None) -> int:
+        """Decrypts into a caller-owned writable buffer; returns the bytes written."""
+        if not self._enabled:
+            data = _native.as_bytes(frame)
+            view = memoryview(out).cast("B")
+            if len(view) < len(data):
+                raise InvalidArgumentError(f"out has {len(view)} bytes, needs {len(data)}")
+            view[: len(data)] = data
+            return len(data)
+        try:
+            n = self._core.decrypt_into(frame, out, key_frame)
+        except DecryptionError as e:
+            data = self._recover(frame, key_frame, e).data
+            view = memoryview(out).cast("B")
+            view[: len(data)] = data
+            return len(data)
+        except E2EEError as e:
+            self._decrypt_failed(e)
+            raise
+        self._decrypt_ok(frame)
+        return int(n)
+
+    def decrypt_frame(self, frame: Any, key_frame: bool | None = None) -> DecryptedFrame:
+        """Like :meth:`decrypt`, returning the plaintext with what decryption found."""
+        if not self._enabled:
+            return DecryptedFrame(_native.as_bytes(frame), "passthrough")
+        try:
+            data, info = self._core.decrypt_detailed(frame, key_frame)
+        except DecryptionError as e:
+            return self._recover(frame, key_frame, e)
+        except E2EEError as e:
+            self._decrypt_failed(e)
+            raise
+        self._decrypt_ok(frame)
+        return _decrypted(data, info, 0)
+
+    def _decrypt_ok(self, frame: Any) -> None:
+        if self._state is not EncryptionState.OK:
+            self._set_state(EncryptionState.OK)
+            self._kp._record_success(self._identity, _last_byte(frame))
+
+    def _decrypt_failed(self, e: E2EEError) -> None:
+        if isinstance(e, SifFrameDroppedError):
+            return  # a dropped server-injected frame says nothing about the keys
+        if isinstance(e, MissingKeyError):
+            if e.key_index is not None and self._kp._is_invalid(self._identity, e.key_index):
+                e.args = (
+                    f"key at index {e.key_index} for {self._identity!r} was invalidated after more than "
+                    f"{self._kp._options.failure_tolerance} consecutive failures; set a new key",
+                )
+            self._set_state(EncryptionState.MISSING_KEY)
+        elif isinstance(e, InternalError):
+            self._set_state(EncryptionState.INTERNAL_ERROR)
+        elif isinstance(e, InvalidFrameError):
+            self._set_state(EncryptionState.DECRYPTION_FAILED)
+
+    def _recover(self, frame: Any, key_frame: bool | None, error: DecryptionError) -> DecryptedFrame:
+        """Ratchet window, then failure accounting; raises error when nothing opens the frame."""
+        key_index = error.key_index if error.key_index is not None else _last_byte(frame)
+        core = self._core
+
+        def attempt(key: _native.AesGcmKey) -> tuple[bytes, dict[str, Any]]:
+            return core.decrypt_detailed(frame, key_frame, key)
+
+        result = self._kp._recover(self._identity, key_index, attempt)
+        if result is not None:
+            (data, info), steps = result
+            self._set_state(EncryptionState.KEY_RATCHETED)
+            self._kp._record_success(self._identity, key_index)
+            return _decrypted(data, info, steps)
+        self._kp._record_failure(self._identity, key_index)
+        self._set_state(EncryptionState.DECRYPTION_FAILED)
+        raise error
+
+    # -- state -----------------------------------------------------------------------
+
+    def _set_state(self, state: EncryptionState) -> None:
+        with self._state_lock:
+            if state is self._state:
+                return
+            self._state = state
+        for listener in list(self._listeners):
+            try:
+                listener(self, state)
+            except Exception:  # a listener must not break the media path
+                logger.exception("framecryptor state listener failed")
+        self._kp._state_changed(self._identity, state, self)
+
+
+def _last_byte(frame: Any) -> int:
+    try:
+        view = memoryview(frame)
+        return int(view.cast("B")[-1]) if view.nbytes else -1
+    except (TypeError, ValueError):
+        return -1
+
+
+def _decrypted(data: bytes, info: dict[str, Any], steps: int) -> DecryptedFrame:
+    pt = info.get("packet_trailer")
+    metadata = FrameMetadata(*pt) if pt is not None else None
+    return DecryptedFrame(
+        data=data,
+        kind=info["kind"],
+        key_index=info["key_index"] if info["key_index"] >= 0 else None,
+        header_len=info["header_len"],
+        escaped=info["escaped"],
+        ratchet_steps=steps,
+        sif_payload=info["sif_payload"],
+        metadata=metadata,
+    )

@@ -1,0 +1,74 @@
+"""Exceptions raised by framecryptor.
+
+Every exception derives from :class:`E2EEError`. Argument errors also derive from
+the matching builtin (``ValueError``, ``TypeError``, ``LookupError``) so generic
+handlers keep working. No message ever contains key material.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "E2EEError",
+    "InvalidArgumentError",
+    "InvalidBufferError",
+    "InvalidKeyError",
+    "UnsupportedCodecError",
+    "InvalidFrameError",
+    "SifFrameDroppedError",
+    "MissingKeyError",
+    "DecryptionError",
+    "EncryptionError",
+    "IvExhaustedError",
+    "InternalError",
+]
+
+
+class E2EEError(Exception):
+    """Base class of every framecryptor error."""
+
+    #: Key index involved, when known (set on decryption and missing-key errors).
+    key_index: int | None = None
+
+
+class InvalidArgumentError(E2EEError, ValueError):
+    """An argument is out of range (key index, ring size, option value, buffer size)."""
+
+
+class InvalidBufferError(E2EEError, TypeError):
+    """An argument is not a C-contiguous bytes-like object (e.g. ``str`` or a strided view)."""
+
+
+class InvalidKeyError(E2EEError, ValueError):
+    """Key material or an AES key is unusable (empty, wrong size, wrong type)."""
+
+
+class UnsupportedCodecError(E2EEError, ValueError):
+    """The codec name is not one of opus, vp8, vp9, av1, h264, h265."""
+
+
+class InvalidFrameError(E2EEError, ValueError):
+    """The frame cannot be processed: too short, or its trailer is malformed."""
+
+
+class SifFrameDroppedError(InvalidFrameError):
+    """The frame ends with the room's SIF trailer but is not a known server-injected frame."""
+
+
+class MissingKeyError(E2EEError, LookupError):
+    """No usable key at the key index (empty slot, index beyond the ring, or key invalidated)."""
+
+
+class DecryptionError(E2EEError):
+    """Authentication failed. Deliberately says nothing about why (wrong key, tampering, ...)."""
+
+
+class EncryptionError(E2EEError):
+    """Encryption failed; no output was produced (fail closed)."""
+
+
+class IvExhaustedError(EncryptionError):
+    """The key's IV counter is used up. Set a new key or ratchet before encrypting again."""
+
+
+class InternalError(E2EEError):
+    """OpenSSL reported an unexpected failure."""

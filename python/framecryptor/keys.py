@@ -1,0 +1,413 @@
+"""Key provider: shared and per-participant key rings, derivation, ratcheting."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _native
+from .exceptions import DecryptionError, InvalidArgumentError, MissingKeyError
+from .options import (
+    PBKDF2_ITERATIONS,
+    EncryptionState,
+    KeyDerivationFunction,
+    KeyMaterial,
+    KeyProviderOptions,
+    key_fingerprint,
+    material_bytes,
+)
+
+if TYPE_CHECKING:
+    from .cryptor import FrameCryptor
+
+__all__ = ["KeyProvider", "derive_key_material", "ratchet_material", "HKDF_INFO"]
+
+logger = logging.getLogger("framecryptor")
+
+#: HKDF info used by every LiveKit SDK: 128 zero bytes.
+HKDF_INFO = bytes(128)
+#: Derived keys kept per provider (material digest -> AES key and next material).
+_DERIVATION_CACHE_SIZE = 1024
+
+
+def _kdf32(material: bytes, salt: bytes, kdf: KeyDerivationFunction) -> bytes:
+    if kdf is KeyDerivationFunction.PBKDF2:
+        return _native.pbkdf2_sha256(material, salt, PBKDF2_ITERATIONS, 32)
+    return _native.hkdf_sha256(material, salt, HKDF_INFO, 32)
+
+
+def derive_key_material(
+    material: KeyMaterial,
+    *,
+    salt: bytes | str = b"LKFrameEncryptionKey",
+    kdf: KeyDerivationFunction = KeyDerivationFunction.PBKDF2,
+    key_size: int = 16,
+) -> bytes:
+    """The AES key LiveKit derives from key material (KDF output truncated to ``key_size``)."""
+    if key_size not in (16, 32):
+        raise InvalidArgumentError(f"key_size must be 16 or 32, got {key_size}")
+    salt_b = salt.encode() if isinstance(salt, str) else bytes(salt)
+    return _kdf32(material_bytes(material), salt_b, KeyDerivationFunction(kdf))[:key_size]
+
+
+def ratchet_material(
+    material: KeyMaterial,
+    *,
+    salt: bytes | str = b"LKFrameEncryptionKey",
+    kdf: KeyDerivationFunction = KeyDerivationFunction.PBKDF2,
+) -> bytes:
+    """The 32-byte material one ratchet step produces (what ``ratchet_key`` returns)."""
+    salt_b = salt.encode() if isinstance(salt, str) else bytes(salt)
+    return _kdf32(material_bytes(material), salt_b, KeyDerivationFunction(kdf))
+
+
+# ---------------------------------------------------------------------------
+# internals
+
+
+@dataclasses.dataclass(eq=False)
+class _Derived:
+    """Everything derived from one key material by one KDF run."""
+
+    key: _native.AesGcmKey  # AES key (first key_size bytes of the KDF output)
+    next_material: bytes  # the KDF output: material after one ratchet
+
+
+@dataclasses.dataclass(eq=False)
+class _Slot:
+    material: bytes | None = None
+    derived: _Derived | None = None
+    generation: int = 0  # bumped on every set/ratchet of this slot
+    failures: int = 0
+    invalid: bool = False  # failure tolerance exceeded: frames are refused until a new key
+
+
+class _KeyHandler:
+    """The key ring of one participant (or the shared ring)."""
+
+    def __init__(self, ring_size: int) -> None:
+        self.ring = _native.KeyRing(ring_size)
+        self.slots = [_Slot() for _ in range(ring_size)]
+        self.latest_index = 0
+        self.failing = False  # some slot has a non-zero failure count
+
+
+class KeyProvider:
+    """Keys for encrypting and decrypting frames and packets.
+
+    Shared-key mode (``options.shared_key`` or :meth:`set_shared_key`): one key ring for
+    every participant. Per-participant mode: :meth:`set_key` per identity. A participant
+    with keys of its own uses them; any other participant uses the shared ring.
+
+    Key material is what the application passes (bytes, or a passphrase as ``str``).
+    The AES key is derived with ``options.key_derivation_function`` and ``ratchet_salt``.
+    """
+
+    def __init__(self, options: KeyProviderOptions | None = None) -> None:
+        if options is None:
+            options = KeyProviderOptions()
+        if not isinstance(options, KeyProviderOptions):
+            raise InvalidArgumentError(f"options must be KeyProviderOptions, not {type(options).__name__}")
+        # Snapshot: later edits to the caller's object do not reach this provider.
+        self._options = dataclasses.replace(options)
+        self._lock = threading.RLock()
+        self._shared = _KeyHandler(self._options.key_ring_size)
+        self._shared_used = False
+        self._participants: dict[str, _KeyHandler] = {}
+        self._cache: collections.OrderedDict[bytes, _Derived] = collections.OrderedDict()
+        self._cryptors: weakref.WeakSet[FrameCryptor] = weakref.WeakSet()
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self.sif = _native.SifPolicy()
+        if self._options.shared_key is not None:
+            self.set_shared_key(self._options.shared_key, 0)
+
+    # -- options and introspection ------------------------------------------------
+
+    @property
+    def options(self) -> KeyProviderOptions:
+        """A copy of the options this provider was created with."""
+        return dataclasses.replace(self._options)
+
+    @property
+    def shared_key_mode(self) -> bool:
+        """True once a shared key has been set."""
+        return self._shared_used
+
+    def participants(self) -> list[str]:
+        """Identities that have keys of their own."""
+        with self._lock:
+            return list(self._participants)
+
+    def key_fingerprint(self, participant_identity: str | None = None, key_index: int = 0) -> str | None:
+        """Fingerprint of the current material at a slot (None when empty)."""
+        with self._lock:
+            slot = self._slot(self._handler(participant_identity), key_index)
+            return None if slot.material is None else key_fingerprint(slot.material)
+
+    def latest_key_index(self, participant_identity: str | None = None) -> int:
+        """Key index most recently set or ratcheted for the participant (or the shared ring)."""
+        with self._lock:
+            return self._handler(participant_identity).latest_index
+
+    # -- shared key ----------------------------------------------------------------------
+
+    def set_shared_key(self, key: KeyMaterial, key_index: int = 0) -> None:
+        """Sets the shared key material at key_index (str = passphrase, its UTF-8 bytes)."""
+        material = material_bytes(key)
+        with self._lock:
+            self._shared_used = True
+            self._install(self._shared, key_index, material)
+
+    def export_shared_key(self, key_index: int = 0) -> bytes:
+        """The current shared key material at key_index (after any ratchets)."""
+        with self._lock:
+            return self._export(self._shared, key_index, "shared key")
+
+    def ratchet_shared_key(self, key_index: int = 0) -> bytes:
+        """Ratchets the shared key at key_index; returns the new 32-byte material."""
+        with self._lock:
+            return self._ratchet(self._shared, key_index, None)
+
+    # -- per-participant keys ----------------------------------------------------------
+
+    def set_key(self, participant_identity: str, key: KeyMaterial, key_index: int = 0) -> None:
+        """Sets the participant's key material at key_index."""
+        identity = self._identity(participant_identity)
+        material = material_bytes(key)
+        with self._lock:
+            handler = self._participants.get(identity)
+            if handler is None:
+                handler = _KeyHandler(self._options.key_ring_size)
+                self._install(handler, key_index, material)  # validates before registering
+                self._participants[identity] = handler
+                self._rebind(identity)
+            else:
+                self._install(handler, key_index, material)
+
+    def export_key(self, participant_identity: str, key_index: int = 0) -> bytes:
+        """The participant's current key material at key_index (after any ratchets)."""
+        identity = self._identity(participant_identity)
+        with self._lock:
+            handler = self._participants.get(identity)
+            if handler is None:
+                raise MissingKeyError(f"no keys set for participant {identity!r}")
+            return self._export(handler, key_index, f"key of participant {identity!r}")
+
+    def ratchet_key(self, participant_identity: str, key_index: int = 0) -> bytes:
+        """Ratchets the participant's key at key_index; returns the new 32-byte material."""
+        identity = self._identity(participant_identity)
+        with self._lock:
+            handler = self._participants.get(identity)
+            if handler is None:
+                raise MissingKeyError(f"no keys set for participant {identity!r}")
+            return self._ratchet(handler, key_index, identity)
+
+    # -- server-injected frames ----------------------------------------------------
+
+    def set_sif_trailer(self, trailer: bytes) -> None:
+        """Sets the room's SIF trailer (JoinResponse.sif_trailer); empty disables SIF handling."""
+        self.sif.trailer = trailer
+
+    @property
+    def sif_trailer(self) -> bytes:
+        return self.sif.trailer
+
+    # -- events ------------------------------------------------------------------------
+
+    def on(self, event: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+        """Registers a callback; returns it (usable as a decorator).
+
+        Events: ``"e2ee_state_changed"`` (participant_identity, state, cryptor),
+        ``"key_ratcheted"`` (participant_identity or None for the shared ring, key_index,
+        fingerprint of the new material).
+        """
+        if event not in ("e2ee_state_changed", "key_ratcheted"):
+            raise InvalidArgumentError(f"unknown event {event!r}")
+        with self._lock:
+            self._listeners.setdefault(event, []).append(callback)
+        return callback
+
+    def off(self, event: str, callback: Callable[..., Any]) -> None:
+        with self._lock:
+            listeners = self._listeners.get(event, [])
+            if callback in listeners:
+                listeners.remove(callback)
+
+    def _emit(self, event: str, *args: Any) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(event, ()))
+        for cb in listeners:
+            try:
+                cb(*args)
+            except Exception:  # a listener must not break the media path
+                logger.exception("framecryptor %s listener failed", event)
+
+    def __repr__(self) -> str:
+        with self._lock:
+            mode = "shared" if self._shared_used else "per-participant"
+            return (
+                f"<KeyProvider {mode} participants={len(self._participants)} "
+                f"kdf={self._options.key_derivation_function.name} key_size={self._options.key_size}>"
+            )
+
+    # -- internals (used by the cryptors) --------------------------------------------
+
+    @staticmethod
+    def _identity(participant_identity: object) -> str:
+        if not isinstance(participant_identity, str):
+            raise InvalidArgumentError(
+                f"participant_identity must be a str, not {type(participant_identity).__name__}"
+            )
+        return participant_identity
+
+    def _handler(self, participant_identity: str | None) -> _KeyHandler:
+        if participant_identity is None:
+            return self._shared
+        return self._participants.get(participant_identity, self._shared)
+
+    def _slot(self, handler: _KeyHandler, key_index: int) -> _Slot:
+        if not isinstance(key_index, int) or isinstance(key_index, bool):
+            raise InvalidArgumentError(f"key_index must be an int, not {type(key_index).__name__}")
+        if not 0 <= key_index < len(handler.slots):
+            raise InvalidArgumentError(f"key_index {key_index} out of range for a key ring of {len(handler.slots)}")
+        return handler.slots[key_index]
+
+    def _derive(self, material: bytes) -> _Derived:
+        """AES key and next material of one material, computed once (one KDF run)."""
+        digest = hashlib.sha256(material).digest()
+        with self._lock:
+            hit = self._cache.get(digest)
+            if hit is not None:
+                self._cache.move_to_end(digest)
+                return hit
+        o = self._options
+        out = _kdf32(material, o.ratchet_salt, o.key_derivation_function)
+        derived = _Derived(_native.AesGcmKey(out[: o.key_size]), out)
+        with self._lock:
+            self._cache[digest] = derived
+            while len(self._cache) > _DERIVATION_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return derived
+
+    def _install(self, handler: _KeyHandler, key_index: int, material: bytes) -> None:
+        slot = self._slot(handler, key_index)
+        derived = self._derive(material)
+        slot.material = material
+        slot.derived = derived
+        slot.generation += 1
+        slot.failures = 0
+        slot.invalid = False
+        handler.ring.set(key_index, derived.key)
+        handler.latest_index = key_index
+
+    def _export(self, handler: _KeyHandler, key_index: int, what: str) -> bytes:
+        slot = self._slot(handler, key_index)
+        if slot.material is None:
+            raise MissingKeyError(f"no {what} at index {key_index}")
+        return slot.material
+
+    def _ratchet(self, handler: _KeyHandler, key_index: int, identity: str | None) -> bytes:
+        slot = self._slot(handler, key_index)
+        if slot.derived is None:
+            raise MissingKeyError(f"nothing to ratchet at index {key_index}")
+        new_material = slot.derived.next_material
+        self._install(handler, key_index, new_material)
+        self._emit("key_ratcheted", identity, key_index, key_fingerprint(new_material))
+        return new_material
+
+    def _ratchet_chain(self, material: bytes, steps: int) -> list[tuple[bytes, _Derived]]:
+        """(material, derivation) for 1..steps ratchets ahead of material."""
+        chain: list[tuple[bytes, _Derived]] = []
+        for _ in range(steps):
+            material = self._derive(material).next_material
+            chain.append((material, self._derive(material)))
+        return chain
+
+    def _ring_for(self, identity: str) -> _native.KeyRing:
+        with self._lock:
+            return self._handler(identity).ring
+
+    def _register(self, cryptor: FrameCryptor) -> None:
+        with self._lock:
+            self._cryptors.add(cryptor)
+
+    def _rebind(self, identity: str) -> None:
+        """Points the cryptors of identity at its current key ring."""
+        ring = self._handler(identity).ring
+        for c in list(self._cryptors):
+            if c.participant_identity == identity:
+                c._core.key_ring = ring
+
+    def _recover(
+        self,
+        identity: str,
+        key_index: int,
+        attempt: Callable[[_native.AesGcmKey], bytes],
+    ) -> tuple[bytes, int] | None:
+        """Tries the keys up to ratchet_window_size ratchets ahead of the slot's key.
+
+        On success the slot moves to the ratcheted key (chained: a frame n steps
+        ahead is recovered in one go) and (plaintext, steps) is returned.
+        """
+        window = self._options.ratchet_window_size
+        with self._lock:
+            handler = self._handler(identity)
+            if window <= 0 or key_index >= len(handler.slots):
+                return None
+            slot = handler.slots[key_index]
+            if slot.material is None or slot.invalid:
+                return None
+            material, generation = slot.material, slot.generation
+        for steps, (new_material, derived) in enumerate(self._ratchet_chain(material, window), start=1):
+            try:
+                plaintext = attempt(derived.key)
+            except DecryptionError:
+                continue
+            with self._lock:
+                # Commit only if nobody replaced the key in the meantime.
+                committed = slot.generation == generation
+                if committed:
+                    self._install(handler, key_index, new_material)
+            if committed:
+                owner = None if handler is self._shared else identity
+                self._emit("key_ratcheted", owner, key_index, key_fingerprint(new_material))
+            return plaintext, steps
+        return None
+
+    def _record_failure(self, identity: str, key_index: int) -> bool:
+        """Counts a decryption failure; returns True when the key just became invalid."""
+        tolerance = self._options.failure_tolerance
+        with self._lock:
+            handler = self._handler(identity)
+            if key_index >= len(handler.slots):
+                return False
+            slot = handler.slots[key_index]
+            slot.failures += 1
+            handler.failing = True
+            if tolerance >= 0 and slot.failures > tolerance and not slot.invalid and slot.material is not None:
+                # Frames at this index are refused (MissingKeyError) until a new key is set.
+                slot.invalid = True
+                handler.ring.set(key_index, None)
+                return True
+            return False
+
+    def _record_success(self, identity: str, key_index: int) -> None:
+        with self._lock:
+            handler = self._handler(identity)
+            if handler.failing and 0 <= key_index < len(handler.slots):
+                handler.slots[key_index].failures = 0
+                handler.failing = any(s.failures for s in handler.slots)
+
+    def _is_invalid(self, identity: str, key_index: int) -> bool:
+        with self._lock:
+            handler = self._handler(identity)
+            return 0 <= key_index < len(handler.slots) and handler.slots[key_index].invalid
+
+    def _state_changed(self, identity: str, state: EncryptionState, cryptor: FrameCryptor) -> None:
+        self._emit("e2ee_state_changed", identity, state, cryptor)
