@@ -140,8 +140,10 @@ size_t ReceiverLayouts(const DecryptParams& p, ByteView in, FrameLayout out[6]) 
       const bool tag_key = Vp8IsKeyFrame(in);
       // The frame tag is what every receiver's depacketizer reports; an
       // explicit (possibly wrong) caller hint is tried first, the tag second.
+      // A sender that mislabels its frame is still decrypted: the other rule last.
       if (p.key_frame >= 0) add({Vp8HeaderLen(p.key_frame != 0), false});
       add({Vp8HeaderLen(tag_key), false});
+      add({Vp8HeaderLen(!tag_key), false});
       break;
     }
     case Codec::kH264:

@@ -164,7 +164,7 @@ class FrameCryptor:
         except E2EEError as e:
             self._encrypt_failed(e)
             raise
-        if self._state is not EncryptionState.OK:
+        if self._state is not EncryptionState.OK and out:
             self._set_state(EncryptionState.OK)
         return out
 
@@ -186,7 +186,7 @@ class FrameCryptor:
         except E2EEError as e:
             self._encrypt_failed(e)
             raise
-        if self._state is not EncryptionState.OK:
+        if self._state is not EncryptionState.OK and n:
             self._set_state(EncryptionState.OK)
         return int(n)
 
@@ -217,7 +217,8 @@ class FrameCryptor:
         except E2EEError as e:
             self._decrypt_failed(e)
             raise
-        self._decrypt_ok(frame)
+        if self._state is not EncryptionState.OK:
+            self._decrypt_ok(frame)
         return out
 
     def decrypt_into(self, frame: Any, out: Any, key_frame: bool | None = None) -> int:
@@ -239,7 +240,8 @@ class FrameCryptor:
         except E2EEError as e:
             self._decrypt_failed(e)
             raise
-        self._decrypt_ok(frame)
+        if self._state is not EncryptionState.OK:
+            self._decrypt_ok(frame)
         return int(n)
 
     def decrypt_frame(self, frame: Any, key_frame: bool | None = None) -> DecryptedFrame:
@@ -253,13 +255,20 @@ class FrameCryptor:
         except E2EEError as e:
             self._decrypt_failed(e)
             raise
-        self._decrypt_ok(frame)
+        if self._state is not EncryptionState.OK:
+            self._decrypt_ok(frame)
         return _decrypted(data, info, 0)
 
     def _decrypt_ok(self, frame: Any) -> None:
-        if self._state is not EncryptionState.OK:
-            self._set_state(EncryptionState.OK)
-            self._kp._record_success(self._identity, _last_byte(frame))
+        """First success after another state (the hot path only checks the state)."""
+        key_index = _last_byte(frame)
+        if key_index < 0:
+            return  # empty frame: passed through, says nothing about the keys
+        trailer = self._kp.sif.trailer
+        if trailer and _native.as_bytes(frame).endswith(trailer):
+            return  # forwarded server-injected frame: not a decryption
+        self._set_state(EncryptionState.OK)
+        self._kp._record_success(self._identity, key_index)
 
     def _decrypt_failed(self, e: E2EEError) -> None:
         if isinstance(e, SifFrameDroppedError):
