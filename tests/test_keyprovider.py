@@ -131,3 +131,29 @@ def test_concurrent_key_operations_are_consistent() -> None:
     for _ in range(50):
         expected = fc.ratchet_material(expected, kdf=fc.KeyDerivationFunction.HKDF)
     assert kp.export_key("alice") == expected
+
+
+def test_key_observers_see_every_change_without_material_in_repr() -> None:
+    sender = make_provider(key=b"one")
+    receiver = make_provider(key=b"one", ratchet_window_size=4)
+    ops: list[fc.KeyOperation] = []
+    receiver.add_key_observer(ops.append)
+    receiver.set_shared_key(b"shared", 1)
+    receiver.ratchet_shared_key(1)
+    receiver.set_key("bob", b"bob", 2)
+    receiver.ratchet_key("bob", 2)
+    sender.ratchet_key("alice")
+    sender.ratchet_key("alice")
+    fc.FrameCryptor(receiver, "alice", "opus").decrypt(fc.FrameCryptor(sender, "alice", "opus").encrypt(b"\x78a"))
+    assert [(o.op, o.participant_identity, o.key_index, o.steps) for o in ops] == [
+        ("set_shared_key", None, 1, 1),
+        ("ratchet_shared_key", None, 1, 1),
+        ("set_key", "bob", 2, 1),
+        ("ratchet_key", "bob", 2, 1),
+        ("auto_ratchet", "alice", 0, 2),
+    ]
+    assert ops[-1].material == sender.export_key("alice")
+    assert all(o.material.hex() not in repr(o) and b"bob" != o.material or "bob" not in repr(o).split("material")[1] for o in ops)
+    receiver.remove_key_observer(ops.append)
+    receiver.set_key("bob", b"x")
+    assert len(ops) == 5

@@ -30,7 +30,7 @@ from .exceptions import (
     SifFrameDroppedError,
     UnsupportedCodecError,
 )
-from .keys import HKDF_INFO, KeyProvider, derive_key_material, ratchet_material
+from .keys import HKDF_INFO, KeyOperation, KeyProvider, derive_key_material, ratchet_material
 from .options import (
     DEFAULT_FAILURE_TOLERANCE,
     DEFAULT_KEY_RING_SIZE,
@@ -69,6 +69,7 @@ __all__ = [
     "InvalidKeyError",
     "IvExhaustedError",
     "KeyDerivationFunction",
+    "KeyOperation",
     "KeyProvider",
     "KeyProviderOptions",
     "MissingKeyError",

@@ -26,7 +26,7 @@ from .options import (
 if TYPE_CHECKING:
     from .cryptor import FrameCryptor
 
-__all__ = ["KeyProvider", "derive_key_material", "ratchet_material", "HKDF_INFO"]
+__all__ = ["KeyProvider", "KeyOperation", "derive_key_material", "ratchet_material", "HKDF_INFO"]
 
 logger = logging.getLogger("framecryptor")
 
@@ -65,6 +65,28 @@ def ratchet_material(
     """The 32-byte material one ratchet step produces (what ``ratchet_key`` returns)."""
     salt_b = salt.encode() if isinstance(salt, str) else bytes(salt)
     return _kdf32(material_bytes(material), salt_b, KeyDerivationFunction(kdf))
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class KeyOperation:
+    """A change of key material, as reported to key observers (see KeyProvider.add_key_observer).
+
+    ``op`` is one of "set_shared_key", "ratchet_shared_key", "set_key", "ratchet_key" and
+    "auto_ratchet" (the receiver's ratchet window moved a key ``steps`` ratchets ahead);
+    ``participant_identity`` is None for the shared ring.
+    """
+
+    op: str
+    participant_identity: str | None
+    key_index: int
+    material: bytes  # the new key material
+    steps: int = 1
+
+    def __repr__(self) -> str:
+        return (
+            f"KeyOperation(op={self.op!r}, participant_identity={self.participant_identity!r}, "
+            f"key_index={self.key_index}, material=<fingerprint {key_fingerprint(self.material)}>, steps={self.steps})"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -123,6 +145,7 @@ class KeyProvider:
         self._cache: collections.OrderedDict[bytes, _Derived] = collections.OrderedDict()
         self._cryptors: weakref.WeakSet[FrameCryptor] = weakref.WeakSet()
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._key_observers: list[Callable[[KeyOperation], Any]] = []
         self.sif = _native.SifPolicy()
         if self._options.shared_key is not None:
             self.set_shared_key(self._options.shared_key, 0)
@@ -163,6 +186,7 @@ class KeyProvider:
         with self._lock:
             self._shared_used = True
             self._install(self._shared, key_index, material)
+        self._notify(KeyOperation("set_shared_key", None, key_index, material))
 
     def export_shared_key(self, key_index: int = 0) -> bytes:
         """The current shared key material at key_index (after any ratchets)."""
@@ -172,7 +196,9 @@ class KeyProvider:
     def ratchet_shared_key(self, key_index: int = 0) -> bytes:
         """Ratchets the shared key at key_index; returns the new 32-byte material."""
         with self._lock:
-            return self._ratchet(self._shared, key_index, None)
+            new = self._ratchet(self._shared, key_index)
+        self._after_ratchet(KeyOperation("ratchet_shared_key", None, key_index, new))
+        return new
 
     # -- per-participant keys ----------------------------------------------------------
 
@@ -189,6 +215,7 @@ class KeyProvider:
                 self._rebind(identity)
             else:
                 self._install(handler, key_index, material)
+        self._notify(KeyOperation("set_key", identity, key_index, material))
 
     def export_key(self, participant_identity: str, key_index: int = 0) -> bytes:
         """The participant's current key material at key_index (after any ratchets)."""
@@ -206,7 +233,9 @@ class KeyProvider:
             handler = self._participants.get(identity)
             if handler is None:
                 raise MissingKeyError(f"no keys set for participant {identity!r}")
-            return self._ratchet(handler, key_index, identity)
+            new = self._ratchet(handler, key_index)
+        self._after_ratchet(KeyOperation("ratchet_key", identity, key_index, new))
+        return new
 
     # -- server-injected frames ----------------------------------------------------
 
@@ -238,6 +267,30 @@ class KeyProvider:
             listeners = self._listeners.get(event, [])
             if callback in listeners:
                 listeners.remove(callback)
+
+    def add_key_observer(self, observer: Callable[[KeyOperation], Any]) -> None:
+        """Calls observer(KeyOperation) after every change of key material (set, ratchet,
+        auto-ratchet), outside the provider's lock. Used to mirror keys elsewhere."""
+        with self._lock:
+            self._key_observers.append(observer)
+
+    def remove_key_observer(self, observer: Callable[[KeyOperation], Any]) -> None:
+        with self._lock:
+            if observer in self._key_observers:
+                self._key_observers.remove(observer)
+
+    def _notify(self, op: KeyOperation) -> None:
+        with self._lock:
+            observers = list(self._key_observers)
+        for obs in observers:
+            try:
+                obs(op)
+            except Exception:  # an observer must not break key handling
+                logger.exception("framecryptor key observer failed")
+
+    def _after_ratchet(self, op: KeyOperation) -> None:
+        self._emit("key_ratcheted", op.participant_identity, op.key_index, key_fingerprint(op.material))
+        self._notify(op)
 
     def _emit(self, event: str, *args: Any) -> None:
         with self._lock:
@@ -312,13 +365,12 @@ class KeyProvider:
             raise MissingKeyError(f"no {what} at index {key_index}")
         return slot.material
 
-    def _ratchet(self, handler: _KeyHandler, key_index: int, identity: str | None) -> bytes:
+    def _ratchet(self, handler: _KeyHandler, key_index: int) -> bytes:
         slot = self._slot(handler, key_index)
         if slot.derived is None:
             raise MissingKeyError(f"nothing to ratchet at index {key_index}")
         new_material = slot.derived.next_material
         self._install(handler, key_index, new_material)
-        self._emit("key_ratcheted", identity, key_index, key_fingerprint(new_material))
         return new_material
 
     def _ratchet_chain(self, material: bytes, steps: int) -> list[tuple[bytes, _Derived]]:
@@ -376,7 +428,7 @@ class KeyProvider:
                     self._install(handler, key_index, new_material)
             if committed:
                 owner = None if handler is self._shared else identity
-                self._emit("key_ratcheted", owner, key_index, key_fingerprint(new_material))
+                self._after_ratchet(KeyOperation("auto_ratchet", owner, key_index, new_material, steps))
             return plaintext, steps
         return None
 
