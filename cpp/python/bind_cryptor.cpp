@@ -1,6 +1,10 @@
 // Key ring, SIF policy and the per-track frame cryptor.
+#include <memory>
+#include <vector>
+
 #include "common.h"
 #include "framecryptor/cryptor.h"
+#include "framecryptor/parallel.h"
 
 namespace fcpy {
 
@@ -102,6 +106,152 @@ py::bytes encrypt_bytes(const FrameCryptorCore& c, py::handle frame, bool key_fr
         RaiseStatus(s, s == Status::kMissingKey ? "key index " + std::to_string(key ? key_index : c.key_index()) : "",
                     s == Status::kMissingKey ? c.key_index() : -1);
       });
+}
+
+// -- batches ---------------------------------------------------------------------
+
+// Batches above this many bytes use every hardware thread when threads=None.
+constexpr size_t kAutoThreadsBytes = size_t{256} * 1024;
+
+// The frames of a batch as buffer views (held until the batch is done).
+struct Batch {
+  std::vector<Py_buffer> views;
+  std::vector<int> key_frames;
+  size_t total = 0;
+
+  Batch() = default;
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+  Batch(Batch&&) = default;
+  ~Batch() {
+    for (Py_buffer& v : views) PyBuffer_Release(&v);
+  }
+  size_t size() const { return views.size(); }
+  ByteView view(size_t i) const {
+    return {static_cast<const uint8_t*>(views[i].buf), static_cast<size_t>(views[i].len)};
+  }
+};
+
+Batch collect(py::handle frames, py::handle key_frames, bool decrypting) {
+  Batch b;
+  if (PyUnicode_Check(frames.ptr()) || PyBytes_Check(frames.ptr()) || PyByteArray_Check(frames.ptr()))
+    Raise("InvalidBufferError", "frames must be a sequence of bytes-like frames, not a single frame");
+  py::sequence seq = py::reinterpret_steal<py::sequence>(PySequence_Fast(frames.ptr(), "frames must be iterable"));
+  if (!seq) throw py::error_already_set();
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  b.views.reserve(static_cast<size_t>(n));
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    b.views.emplace_back();
+    try {
+      AcquireBuffer(items[i], &b.views.back(), "frame");
+    } catch (...) {
+      b.views.pop_back();  // not acquired: must not be released
+      throw;
+    }
+    b.total += static_cast<size_t>(b.views.back().len);
+  }
+  const int dflt = decrypting ? -1 : 0;
+  if (key_frames.is_none()) {
+    b.key_frames.assign(b.size(), dflt);
+  } else if (PyBool_Check(key_frames.ptr())) {
+    b.key_frames.assign(b.size(), key_frames.ptr() == Py_True ? 1 : 0);
+  } else {
+    for (py::handle k : py::iter(key_frames)) b.key_frames.push_back(k.is_none() ? dflt : (py::cast<bool>(k) ? 1 : 0));
+    if (b.key_frames.size() != b.size())
+      Raise("InvalidArgumentError", "key_frames has " + std::to_string(b.key_frames.size()) + " entries for " +
+                                        std::to_string(b.size()) + " frames");
+  }
+  return b;
+}
+
+unsigned thread_count(py::handle threads, const Batch& b) {
+  if (threads.is_none()) return b.total >= kAutoThreadsBytes ? fc::HardwareThreads() : 1;
+  const long t = py::cast<long>(threads);
+  if (t < 1 || t > 64) Raise("InvalidArgumentError", "threads must be 1..64, got " + std::to_string(t));
+  return static_cast<unsigned>(t);
+}
+
+// Output bytes objects allocated up front (with the GIL), filled without it.
+struct Outputs {
+  std::vector<PyObject*> objs;
+  ~Outputs() {
+    for (PyObject* o : objs) Py_XDECREF(o);
+  }
+  MutByteView alloc(size_t i, size_t cap) {
+    PyObject* o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(cap));
+    if (o == nullptr) throw py::error_already_set();
+    objs[i] = o;
+    return {reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(o)), cap};
+  }
+  // Trims object i to size and hands the reference to the caller.
+  py::object take(size_t i, size_t size) {
+    PyObject* o = objs[i];
+    objs[i] = nullptr;
+    if (static_cast<size_t>(PyBytes_GET_SIZE(o)) != size && _PyBytes_Resize(&o, static_cast<Py_ssize_t>(size)) != 0)
+      throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(o);
+  }
+};
+
+py::list encrypt_many(const FrameCryptorCore& c, py::handle frames, py::handle key_frames, py::handle threads) {
+  Batch b = collect(frames, key_frames, false);
+  const size_t n = b.size();
+  const unsigned t = thread_count(threads, b);
+  Outputs outs;
+  outs.objs.assign(n, nullptr);
+  std::vector<MutByteView> views(n);
+  for (size_t i = 0; i < n; ++i) views[i] = outs.alloc(i, c.EncryptBound(b.view(i).size));
+  std::vector<Result> res(n);
+  {
+    py::gil_scoped_release release;
+    fc::ParallelFor(n, t, [&](size_t i) { res[i] = c.Encrypt(b.view(i), b.key_frames[i] != 0, views[i]); });
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!res[i].ok()) {
+      // Fail closed: no output of the batch is returned (failed slots are wiped).
+      py::object e = MakeStatusError(res[i].status, "frame " + std::to_string(i),
+                                     res[i].status == Status::kMissingKey ? c.key_index() : -1);
+      e.attr("index") = i;
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
+      throw py::error_already_set();
+    }
+  }
+  py::list out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = outs.take(i, res[i].size);
+  return out;
+}
+
+py::tuple decrypt_many(const FrameCryptorCore& c, py::handle frames, py::handle key_frames, py::handle threads) {
+  Batch b = collect(frames, key_frames, true);
+  const size_t n = b.size();
+  const unsigned t = thread_count(threads, b);
+  Outputs outs;
+  outs.objs.assign(n, nullptr);
+  std::vector<MutByteView> views(n);
+  for (size_t i = 0; i < n; ++i) views[i] = outs.alloc(i, c.DecryptCapacity(b.view(i)));
+  std::vector<DecryptOutcome> res(n);
+  {
+    py::gil_scoped_release release;
+    fc::ParallelFor(n, t, [&](size_t i) { res[i] = c.Decrypt(b.view(i), b.key_frames[i], views[i]); });
+  }
+  py::list out(n);
+  py::list failed;
+  bool any_decrypted = false;
+  for (size_t i = 0; i < n; ++i) {
+    const DecryptOutcome& r = res[i];
+    if (r.status == Status::kOk) {
+      out[i] = outs.take(i, r.size);
+      any_decrypted = any_decrypted || r.kind == DecryptOutcome::Kind::kDecrypted;
+    } else {
+      failed.append(i);
+      std::string extra = r.status == Status::kMissingKey ? "key index " + std::to_string(r.key_index) : "";
+      py::object e = MakeStatusError(r.status, extra, r.key_index);
+      e.attr("index") = i;
+      out[i] = e;
+    }
+  }
+  return py::make_tuple(out, failed, any_decrypted);
 }
 
 }  // namespace
@@ -231,7 +381,15 @@ void BindCryptor(py::module_& m) {
             if (r.status != Status::kOk) raise_decrypt(r, in.size());
             return r.size;
           },
-          py::arg("frame"), py::arg("out"), py::arg("key_frame") = py::none());
+          py::arg("frame"), py::arg("out"), py::arg("key_frame") = py::none())
+      .def("encrypt_many", &encrypt_many, py::arg("frames"), py::arg("key_frames") = py::none(),
+           py::arg("threads") = py::none(),
+           "Encrypts a batch with the GIL released; raises the first failure (attribute index), returning nothing.")
+      .def("decrypt_many", &decrypt_many, py::arg("frames"), py::arg("key_frames") = py::none(),
+           py::arg("threads") = py::none(),
+           "Decrypts a batch with the GIL released: (entries, failed indexes, any frame decrypted); "
+           "each entry is bytes or the exception for that frame.");
+  m.def("hardware_threads", &fc::HardwareThreads);
 }
 
 }  // namespace fcpy

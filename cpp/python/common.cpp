@@ -37,10 +37,11 @@ void Raise(const char* name, const std::string& message) {
   throw py::error_already_set();
 }
 
-void RaiseStatus(Status s, const std::string& extra, int key_index) {
+py::object MakeStatusError(Status s, const std::string& extra, int key_index) {
   const char* name = "InternalError";
   switch (s) {
     case Status::kOk:
+    case Status::kInternal:
       name = "InternalError";
       break;
     case Status::kInvalidArgument:
@@ -67,35 +68,27 @@ void RaiseStatus(Status s, const std::string& extra, int key_index) {
     case Status::kSifDropped:
       name = "SifFrameDroppedError";
       break;
-    case Status::kInternal:
-      name = "InternalError";
-      break;
   }
   std::string msg = framecryptor::status_message(s);
-  if (!extra.empty()) msg += ": " + extra;
   // An authentication failure stays opaque: one message, whatever the cause.
-  if (s == Status::kAuthFailed) msg = framecryptor::status_message(s);
-  PyObject* type = cls(name);
-  PyObject* value = PyObject_CallFunction(type, "s", msg.c_str());
-  if (value == nullptr) throw py::error_already_set();
-  if (key_index >= 0) {
-    PyObject* idx = PyLong_FromLong(key_index);
-    if (idx == nullptr || PyObject_SetAttrString(value, "key_index", idx) != 0) {
-      Py_XDECREF(idx);
-      Py_DECREF(value);
-      throw py::error_already_set();
-    }
-    Py_DECREF(idx);
-  }
-  PyErr_SetObject(type, value);
-  Py_DECREF(value);
+  if (!extra.empty() && s != Status::kAuthFailed) msg += ": " + extra;
+  py::object value = py::reinterpret_borrow<py::object>(cls(name))(msg);
+  if (key_index >= 0) value.attr("key_index") = key_index;
+  return value;
+}
+
+void RaiseStatus(Status s, const std::string& extra, int key_index) {
+  py::object value = MakeStatusError(s, extra, key_index);
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(value.ptr())), value.ptr());
   throw py::error_already_set();
 }
 
-InBuffer::InBuffer(py::handle obj, const char* what) {
+InBuffer::InBuffer(py::handle obj, const char* what) { AcquireBuffer(obj, &view_, what); }
+
+void AcquireBuffer(py::handle obj, Py_buffer* view, const char* what) {
   if (PyUnicode_Check(obj.ptr()))
     Raise("InvalidBufferError", std::string(what) + " must be a bytes-like object, not str (encode it first)");
-  if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) {
+  if (PyObject_GetBuffer(obj.ptr(), view, PyBUF_SIMPLE) != 0) {
     PyErr_Clear();
     if (PyObject_CheckBuffer(obj.ptr()))
       Raise("InvalidBufferError", std::string(what) + " must be a C-contiguous buffer (got a strided " +

@@ -30,11 +30,18 @@ constexpr size_t kGilReleaseThreshold = 2048;
 // up once at import (see InitErrors) and raises them from here.
 void InitErrors();
 [[noreturn]] void Raise(const char* cls, const std::string& message);
-// Raises the exception for a non-ok status; extra is appended to the static message.
+// The exception object for a non-ok status (not raised); extra is appended to
+// the static message, except for authentication failures, which stay opaque.
+py::object MakeStatusError(Status s, const std::string& extra = std::string(), int key_index = -1);
+// Raises MakeStatusError(...).
 [[noreturn]] void RaiseStatus(Status s, const std::string& extra = std::string(), int key_index = -1);
 inline void Check(Status s, const std::string& extra = std::string()) {
   if (s != Status::kOk) RaiseStatus(s, extra);
 }
+
+// Fills view from obj (PyBUF_SIMPLE) with the checks InBuffer documents;
+// raises InvalidBufferError. The caller releases the view.
+void AcquireBuffer(py::handle obj, Py_buffer* view, const char* what);
 
 // A read-only view of any C-contiguous buffer (bytes, bytearray, memoryview,
 // numpy arrays, ...). Strided views are refused, str is refused. Must be
@@ -112,5 +119,6 @@ std::string Hex(const uint8_t* p, size_t n);
 void BindCrypto(py::module_& m);
 void BindFormat(py::module_& m);
 void BindCryptor(py::module_& m);
+void BindFast(py::module_& m);
 
 }  // namespace fcpy

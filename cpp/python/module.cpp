@@ -8,5 +8,6 @@ PYBIND11_MODULE(_native, m) {
   fcpy::BindCrypto(m);
   fcpy::BindFormat(m);
   fcpy::BindCryptor(m);
+  fcpy::BindFast(m);
   m.attr("GIL_RELEASE_THRESHOLD") = fcpy::kGilReleaseThreshold;
 }

@@ -80,6 +80,7 @@ std::shared_ptr<AesGcmKey> AesGcmKey::Create(ByteView key, Status* status) {
 
 AesGcmKey::~AesGcmKey() {
   // EVP_CIPHER_CTX_free cleanses the key schedule held by each context.
+  for (auto& slot : spare_) EVP_CIPHER_CTX_free(slot.exchange(nullptr));
   SecureWipe(iv_prefix_.data(), iv_prefix_.size());
 }
 
@@ -106,6 +107,9 @@ void AesGcmKey::AdvanceIvCounterForTesting(uint64_t value) {
 }
 
 AesGcmKey::CtxPtr AesGcmKey::Acquire() const {
+  for (auto& slot : spare_) {
+    if (EVP_CIPHER_CTX* c = slot.exchange(nullptr, std::memory_order_acquire)) return CtxPtr(c);
+  }
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
     if (!pool_.empty()) {
@@ -122,6 +126,13 @@ AesGcmKey::CtxPtr AesGcmKey::Acquire() const {
 }
 
 void AesGcmKey::Release(CtxPtr ctx) const {
+  for (auto& slot : spare_) {
+    EVP_CIPHER_CTX* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, ctx.get(), std::memory_order_release, std::memory_order_relaxed)) {
+      ctx.release();
+      return;
+    }
+  }
   std::lock_guard<std::mutex> lock(pool_mu_);
   if (pool_.size() < 16) pool_.push_back(std::move(ctx));
 }

@@ -16,6 +16,9 @@ namespace {
 // largest possible number of inserted escape bytes (one per two input bytes).
 size_t nal_capacity(size_t header_out, size_t m) { return header_out + RbspEscapedBound(m) + 1; }
 
+// Escape/unescape positions handled without a second pass over the frame.
+constexpr size_t kInlinePoints = 64;
+
 void write_trailer(uint8_t* p, const uint8_t iv[kIvSize], uint8_t key_index) {
   std::memcpy(p, iv, kIvSize);
   p[kIvSize] = kIvLengthByte;
@@ -112,11 +115,24 @@ Result EncryptFrame(AesGcmKey& key, const EncryptParams& p, ByteView in, MutByte
       write_trailer(ct + body.size + kTagSize, iv, p.key_index);
       total = header_out + m;
     } else {
-      uint8_t* tail = out.data + needed - m;
-      st = key.Seal(iv, aad, body, tail);
+      // Encrypt straight to the final position; escaping then usually only
+      // inserts a few bytes (zero runs are rare in ciphertext, but the IV
+      // counter has some), shifting what follows them in place.
+      uint8_t* body_out = out.data + header_out;
+      st = key.Seal(iv, aad, body, body_out);
       if (st != Status::kOk) return fail_encrypt(out, needed, st);
-      write_trailer(tail + body.size + kTagSize, iv, p.key_index);
-      total = header_out + RbspEscape({tail, m}, out.data + header_out);
+      write_trailer(body_out + body.size + kTagSize, iv, p.key_index);
+      uint32_t points[kInlinePoints];
+      const size_t k = RbspEscapePoints({body_out, m}, points, kInlinePoints);
+      if (k <= kInlinePoints) {
+        RbspEscapeInPlace(body_out, m, points, k);
+        total = header_out + m + k;
+      } else {
+        // Many escapes: park the block at the end of the region, escape forward.
+        uint8_t* tail = out.data + needed - m;
+        std::memmove(tail, body_out, m);
+        total = header_out + RbspEscape({tail, m}, body_out);
+      }
     }
     const FrameLayout built{header_out, layout.nal};
     if (!verify || JsLayout(p.codec, p.key_frame, {out.data, total}) == built) {
@@ -183,7 +199,16 @@ Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, M
     const FrameLayout l = cands[c];
     const size_t h = l.header_len;
     if (h + kFrameOverhead > in.size) continue;
-    if (!l.nal) {
+    const ByteView body = in.from(h);
+    uint32_t points[kInlinePoints];
+    size_t k = 0;
+    if (l.nal) {
+      k = RbspUnescapePoints(body, points, kInlinePoints);
+      // livekit-client unescapes only when a pattern starts before the last 3 bytes.
+      if (k != 0 && points[0] >= body.size - 1) k = 0;
+    }
+    if (k == 0) {
+      // Nothing to unescape: decrypt straight from the input.
       any_fits = true;
       const size_t ct_len = in.size - h - kIvSize - kTrailerSize;  // includes tag
       const uint8_t* iv = in.data + in.size - kTrailerSize - kIvSize;
@@ -193,17 +218,33 @@ Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, M
         if (layout_used) *layout_used = l;
         return Result::Ok(h + ct_len - kTagSize);
       }
-    } else {
-      // Unescape into out (header first), then decrypt in place.
-      const ByteView body = in.from(h);
-      std::memcpy(out.data, in.data, h);
-      size_t u;
-      if (RbspNeedsUnescape(body)) {
-        u = RbspUnescape(body, out.data + h);
-      } else {
-        std::memcpy(out.data + h, body.data, body.size);
-        u = body.size;
+    } else if (k <= kInlinePoints && body.size - k >= kFrameOverhead &&
+               points[0] >= body.size - k - kIvSize - kTrailerSize) {
+      // Emulation bytes only in the IV/trailer (typical of our own IV counter):
+      // ciphertext and tag are read in place, the 14-byte tail is unescaped aside.
+      const size_t ct_len = body.size - k - kIvSize - kTrailerSize;
+      uint8_t tail[kIvSize + kTrailerSize];
+      size_t t = 0;
+      size_t next = 0;
+      for (size_t i = ct_len; i < body.size; ++i) {
+        if (next < k && points[next] == i) {
+          ++next;
+          continue;
+        }
+        tail[t++] = body[i];
       }
+      if (t != sizeof tail || tail[kIvSize] != kIvLengthByte) continue;
+      any_fits = true;
+      st = key.Open(tail, in.first(h), body.first(ct_len), out.data + h);
+      if (st == Status::kOk) {
+        std::memcpy(out.data, in.data, h);
+        if (layout_used) *layout_used = l;
+        return Result::Ok(h + ct_len - kTagSize);
+      }
+    } else {
+      // General case: unescape into out (header first), then decrypt in place.
+      std::memcpy(out.data, in.data, h);
+      const size_t u = RbspUnescape(body, out.data + h);
       const size_t total = h + u;
       if (u < kFrameOverhead || out.data[total - 2] != kIvLengthByte) continue;
       any_fits = true;

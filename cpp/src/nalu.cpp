@@ -1,5 +1,7 @@
 #include "framecryptor/nalu.h"
 
+#include "framecryptor/rbsp.h"
+
 #include <cstring>
 
 namespace framecryptor {
@@ -7,17 +9,15 @@ namespace framecryptor {
 namespace detail {
 
 size_t FindStartCode3(ByteView s, size_t from, size_t limit) {
-  // Look for the 0x01 of 00 00 01 with memchr, then check the two zeros
-  // before it: 0x01 is rare in compressed and encrypted payloads.
-  if (limit <= from) return SIZE_MAX;
-  size_t scan = from + 2;          // first possible position of the 0x01
-  const size_t scan_end = limit + 2;  // q < limit  <=>  q + 2 < limit + 2
-  while (scan < scan_end) {
-    const void* hit = std::memchr(s.data + scan, 0x01, scan_end - scan);
-    if (hit == nullptr) return SIZE_MAX;
-    const size_t r = static_cast<size_t>(static_cast<const uint8_t*>(hit) - s.data);
-    if (s[r - 1] == 0 && s[r - 2] == 0) return r - 2;
-    scan = r + 1;
+  // Every start code begins with a zero pair; pairs are rare in compressed and
+  // encrypted payloads, so the vectorized pair search does most of the work.
+  const uint8_t* const end = s.data + s.size;
+  size_t q = from;
+  while (q < limit) {
+    q = static_cast<size_t>(FindZeroPair(s.data + q, end) - s.data);
+    if (q >= limit || q + 2 >= s.size) return SIZE_MAX;
+    if (s[q + 2] == 1) return q;
+    ++q;
   }
   return SIZE_MAX;
 }

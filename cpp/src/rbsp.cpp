@@ -2,103 +2,200 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace framecryptor {
 
 namespace {
 
-// Runs of non-zero bytes never need escaping, so the scanners jump between
-// zero bytes with memchr and only step byte by byte inside zero runs.
-inline const uint8_t* next_zero(const uint8_t* p, const uint8_t* end) {
-  return p < end ? static_cast<const uint8_t*>(std::memchr(p, 0, static_cast<size_t>(end - p))) : nullptr;
+const uint8_t* find_zero_pair_scalar(const uint8_t* p, const uint8_t* end) {
+  for (; end - p >= 2; ++p) {
+    if (p[0] == 0 && p[1] == 0) return p;
+  }
+  return end;
 }
 
-// Shared escaping walk; Sink receives (run pointer, run length) for copies
-// and Emit(byte) for single bytes.
-template <typename CopyRun, typename EmitByte>
-void escape_walk(ByteView in, CopyRun copy_run, EmitByte emit) {
-  const uint8_t* p = in.data;
-  const uint8_t* const end = in.data + in.size;
-  int zeros = 0;
-  while (p < end) {
-    if (zeros == 0) {
-      const uint8_t* z = next_zero(p, end);
-      const uint8_t* stop = z ? z : end;
-      if (stop > p) {
-        copy_run(p, static_cast<size_t>(stop - p));
-        p = stop;
-      }
-      if (p == end) break;
-    }
-    // Inside or at the start of a zero run: byte at a time until a non-zero byte.
-    do {
-      const uint8_t b = *p++;
+#if defined(__SSE2__)
+// Compare 16 bytes and the 16 bytes one further with zero; AND the masks:
+// bit i is set when p[i] and p[i + 1] are both zero.
+const uint8_t* find_zero_pair_sse2(const uint8_t* p, const uint8_t* end) {
+  const __m128i zero = _mm_setzero_si128();
+  while (end - p >= 17) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+    const int mask = _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, zero), _mm_cmpeq_epi8(b, zero)));
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+  return find_zero_pair_scalar(p, end);
+}
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FRAMECRYPTOR_HAVE_AVX2_PATH 1
+// The same with 32-byte vectors, compiled for AVX2 and chosen at run time.
+__attribute__((target("avx2"))) const uint8_t* find_zero_pair_avx2(const uint8_t* p, const uint8_t* end) {
+  const __m256i zero = _mm256_setzero_si256();
+  while (end - p >= 33) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
+    const unsigned mask = static_cast<unsigned>(
+        _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, zero), _mm256_cmpeq_epi8(b, zero))));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 32;
+  }
+  return find_zero_pair_sse2(p, end);
+}
+#endif
+
+using FindFn = const uint8_t* (*)(const uint8_t*, const uint8_t*);
+
+FindFn pick_find_zero_pair() {
+#if defined(FRAMECRYPTOR_HAVE_AVX2_PATH)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) return find_zero_pair_avx2;
+#endif
+#if defined(__SSE2__)
+  return find_zero_pair_sse2;
+#else
+  return find_zero_pair_scalar;
+#endif
+}
+
+const FindFn find_zero_pair_impl = pick_find_zero_pair();
+
+}  // namespace
+
+const uint8_t* FindZeroPair(const uint8_t* p, const uint8_t* end) { return find_zero_pair_impl(p, end); }
+
+namespace {
+
+// Walks the escaping state machine, calling point(i) for each insertion point.
+// Non-zero stretches are skipped with FindZeroPair: a pair is the only place
+// where the counter can reach 2, and after a non-zero byte it is back to 0.
+template <typename OnPoint>
+void escape_points(ByteView in, OnPoint&& point) {
+  const uint8_t* const base = in.data;
+  const size_t n = in.size;
+  size_t i = 0;
+  while (i + 2 < n) {
+    const size_t p = static_cast<size_t>(FindZeroPair(base + i, base + n) - base);
+    if (p + 2 >= n) return;  // no byte follows the pair
+    int zeros = 0;
+    size_t j = p;
+    for (; j < n; ++j) {
+      const uint8_t b = base[j];
       if (zeros >= 2 && b <= 3) {
-        emit(uint8_t{3});
+        point(j);
         zeros = 0;
       }
-      emit(b);
-      zeros = (b == 0) ? zeros + 1 : 0;
-    } while (p < end && zeros > 0);
+      if (b != 0) {
+        ++j;
+        break;
+      }
+      ++zeros;
+    }
+    i = j;
   }
 }
 
 }  // namespace
 
+size_t RbspEscapePoints(ByteView in, uint32_t* points, size_t max) {
+  size_t count = 0;
+  escape_points(in, [&](size_t i) {
+    if (count < max) points[count] = static_cast<uint32_t>(i);
+    ++count;
+  });
+  return count;
+}
+
 size_t RbspEscapedSize(ByteView in) {
-  size_t n = 0;
-  escape_walk(
-      in, [&](const uint8_t*, size_t len) { n += len; }, [&](uint8_t) { ++n; });
-  return n;
+  size_t count = 0;
+  escape_points(in, [&](size_t) { ++count; });
+  return in.size + count;
 }
 
 size_t RbspEscape(ByteView in, uint8_t* out) {
   size_t o = 0;
-  escape_walk(
-      in,
-      [&](const uint8_t* src, size_t len) {
-        std::memmove(out + o, src, len);  // memmove: out may sit below in
-        o += len;
-      },
-      [&](uint8_t b) { out[o++] = b; });
-  return o;
+  size_t copied = 0;
+  escape_points(in, [&](size_t i) {
+    std::memmove(out + o, in.data + copied, i - copied);  // memmove: out may sit below in
+    o += i - copied;
+    out[o++] = 3;
+    copied = i;
+  });
+  std::memmove(out + o, in.data + copied, in.size - copied);
+  return o + in.size - copied;
+}
+
+void RbspEscapeInPlace(uint8_t* data, size_t n, const uint32_t* points, size_t count) {
+  // Back to front: each segment moves right by the number of escapes before it.
+  size_t end = n;
+  for (size_t k = count; k-- > 0;) {
+    const size_t at = points[k];
+    std::memmove(data + at + k + 1, data + at, end - at);
+    data[at + k] = 3;
+    end = at;
+  }
+}
+
+size_t RbspUnescapePoints(ByteView in, uint32_t* points, size_t max) {
+  const uint8_t* const base = in.data;
+  const size_t n = in.size;
+  size_t count = 0;
+  size_t i = 0;
+  while (i + 2 < n) {
+    const size_t p = static_cast<size_t>(FindZeroPair(base + i, base + n) - base);
+    if (p + 2 >= n) break;
+    if (base[p + 2] == 3) {
+      // Every 03 after two zeros is an emulation byte; matches livekit-client's
+      // left-to-right parseRbsp (patterns cannot overlap: a pair never starts at 03).
+      if (count < max) points[count] = static_cast<uint32_t>(p + 2);
+      ++count;
+      i = p + 3;
+    } else {
+      i = p + 1;
+    }
+  }
+  return count;
 }
 
 bool RbspNeedsUnescape(ByteView in) {
   if (in.size < 4) return false;
-  const size_t limit = in.size - 3;  // start positions 0 .. size-4
-  const uint8_t* p = in.data;
-  const uint8_t* const end = in.data + limit;
-  while ((p = next_zero(p, end)) != nullptr) {
-    if (p[1] == 0 && p[2] == 3) return true;
-    ++p;
-  }
-  return false;
+  // A pattern starting before the last three bytes, i.e. its 03 before the last byte.
+  uint32_t first = 0;
+  ByteView head = in.first(in.size - 1);
+  return RbspUnescapePoints(head, &first, 1) != 0;
 }
 
 size_t RbspUnescape(ByteView in, uint8_t* out) {
   const uint8_t* const base = in.data;
   const size_t n = in.size;
-  size_t i = 0;  // next input byte not yet copied
   size_t o = 0;
-  size_t scan = 0;
-  while (scan + 2 < n) {
-    const uint8_t* z = static_cast<const uint8_t*>(std::memchr(base + scan, 0, n - 2 - scan));
-    if (z == nullptr) break;
-    const size_t p = static_cast<size_t>(z - base);
-    if (base[p + 1] == 0 && base[p + 2] == 3) {
-      // Keep the two zeros, drop the 03, continue right after it.
-      const size_t run = p + 2 - i;
-      if (out + o != base + i) std::memmove(out + o, base + i, run);
+  size_t copied = 0;
+  size_t i = 0;
+  while (i + 2 < n) {
+    const size_t p = static_cast<size_t>(FindZeroPair(base + i, base + n) - base);
+    if (p + 2 >= n) break;
+    if (base[p + 2] == 3) {
+      const size_t run = p + 2 - copied;
+      if (out + o != base + copied) std::memmove(out + o, base + copied, run);
       o += run;
+      copied = p + 3;
       i = p + 3;
-      scan = i;
     } else {
-      scan = p + 1;
+      i = p + 1;
     }
   }
-  if (i < n) {
-    if (out + o != base + i) std::memmove(out + o, base + i, n - i);
-    o += n - i;
+  if (copied < n) {
+    if (out + o != base + copied) std::memmove(out + o, base + copied, n - copied);
+    o += n - copied;
   }
   return o;
 }

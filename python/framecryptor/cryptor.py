@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import _native
@@ -52,7 +52,7 @@ class DecryptedFrame:
     metadata: FrameMetadata | None = None
 
 
-class FrameCryptor:
+class FrameCryptor(_native.FrameCryptorBase):
     """Encrypts frames with ``participant_identity``'s key (or the shared key) at
     :attr:`key_index`, and decrypts that participant's frames with the key index
     each frame's trailer names.
@@ -80,11 +80,13 @@ class FrameCryptor:
         self._codec = Codec.parse(codec)
         self._kp = key_provider
         self._identity = identity
-        self._core = _native.FrameCryptorCore(self._codec.native_id, key_provider._ring_for(identity), key_provider.sif)
-        self._core.packet_trailer = bool(packet_trailer)
-        self._core.normalize_start_codes = bool(normalize_start_codes)
-        self._enabled = bool(enabled)
-        self._state = EncryptionState.NEW
+        core = _native.FrameCryptorCore(self._codec.native_id, key_provider._ring_for(identity), key_provider.sif)
+        core.packet_trailer = bool(packet_trailer)
+        core.normalize_start_codes = bool(normalize_start_codes)
+        # The native base holds the core, the enabled flag and the state value, and
+        # runs encrypt()/decrypt() (see cpp/python/bind_fast.cpp).
+        super().__init__(core)
+        self.enabled = bool(enabled)
         self._state_lock = threading.Lock()
         self._listeners: list[StateListener] = []
         self.set_key_index(key_index)
@@ -106,15 +108,11 @@ class FrameCryptor:
 
     @property
     def state(self) -> EncryptionState:
-        return self._state
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
+        return EncryptionState(self._state)
 
     def set_enabled(self, enabled: bool) -> None:
         """Enables or disables encryption; disabled cryptors pass frames through."""
-        self._enabled = bool(enabled)
+        self.enabled = bool(enabled)
 
     @property
     def key_index(self) -> int:
@@ -145,28 +143,16 @@ class FrameCryptor:
     def __repr__(self) -> str:
         return (
             f"<FrameCryptor participant={self._identity!r} codec={self._codec.value} "
-            f"key_index={self.key_index} enabled={self._enabled} state={self._state.name}>"
+            f"key_index={self.key_index} enabled={self.enabled} state={self.state.name}>"
         )
 
     # -- encryption ----------------------------------------------------------------
 
-    def encrypt(self, frame: Any, key_frame: bool = False) -> bytes:
-        """Encrypts one encoded frame (any C-contiguous bytes-like object).
+    # encrypt(frame, key_frame=False) and decrypt(frame, key_frame=None) are
+    # inherited from the native base; these are its slow-path callbacks.
 
-        ``key_frame`` selects VP8's 10-byte (key) or 3-byte (delta) clear header and
-        the H.264/H.265 fallback rule, as a sender's frame type does. Empty frames
-        are returned unchanged. Raises and emits nothing when encryption fails.
-        """
-        if not self._enabled:
-            return _native.as_bytes(frame)
-        try:
-            out = self._core.encrypt(frame, bool(key_frame))
-        except E2EEError as e:
-            self._encrypt_failed(e)
-            raise
-        if self._state is not EncryptionState.OK and out:
-            self._set_state(EncryptionState.OK)
-        return out
+    def _encrypt_ok(self) -> None:
+        self._set_state(EncryptionState.OK)
 
     def encrypt_into(self, frame: Any, out: Any, key_frame: bool = False) -> int:
         """Encrypts into a caller-owned writable buffer; returns the bytes written.
@@ -174,7 +160,7 @@ class FrameCryptor:
         ``out`` must hold :meth:`max_encrypted_size` bytes. When disabled, the frame is
         copied as is.
         """
-        if not self._enabled:
+        if not self.enabled:
             data = _native.as_bytes(frame)
             view = memoryview(out).cast("B")
             if len(view) < len(data):
@@ -186,9 +172,34 @@ class FrameCryptor:
         except E2EEError as e:
             self._encrypt_failed(e)
             raise
-        if self._state is not EncryptionState.OK and n:
+        if self._state != EncryptionState.OK and n:
             self._set_state(EncryptionState.OK)
         return int(n)
+
+    def encrypt_many(
+        self,
+        frames: Iterable[Any],
+        key_frames: Sequence[bool] | bool | None = None,
+        *,
+        threads: int | None = None,
+    ) -> list[bytes]:
+        """Encrypts a batch of frames in C++ with the GIL released, spread over ``threads``
+        threads (None: all cores for batches above 256 KiB, else one).
+
+        ``key_frames``: one flag per frame, one flag for all, or None (all delta).
+        Fails closed: if any frame cannot be encrypted, its exception is raised (with the
+        frame's position in ``index``) and no output of the batch is returned.
+        """
+        if not self.enabled:
+            return [_native.as_bytes(f) for f in frames]
+        try:
+            out: list[bytes] = self._core.encrypt_many(frames, key_frames, threads)
+        except E2EEError as e:
+            self._encrypt_failed(e)
+            raise
+        if self._state != EncryptionState.OK and any(out):
+            self._set_state(EncryptionState.OK)
+        return out
 
     def _encrypt_failed(self, e: E2EEError) -> None:
         if isinstance(e, MissingKeyError):
@@ -200,30 +211,9 @@ class FrameCryptor:
 
     # -- decryption ----------------------------------------------------------------
 
-    def decrypt(self, frame: Any, key_frame: bool | None = None) -> bytes:
-        """Decrypts one received frame (any C-contiguous bytes-like object).
-
-        ``key_frame=None`` lets the bitstream decide where it can (VP8's frame tag);
-        for H.264/H.265 frames without a slice both fallback rules are tried.
-        Authentication failure raises :class:`DecryptionError` after the ratchet
-        window; ciphertext is never returned as plaintext.
-        """
-        if not self._enabled:
-            return _native.as_bytes(frame)
-        try:
-            out = self._core.decrypt(frame, key_frame)
-        except DecryptionError as e:
-            return self._recover(frame, key_frame, e).data
-        except E2EEError as e:
-            self._decrypt_failed(e)
-            raise
-        if self._state is not EncryptionState.OK:
-            self._decrypt_ok(frame)
-        return out
-
     def decrypt_into(self, frame: Any, out: Any, key_frame: bool | None = None) -> int:
         """Decrypts into a caller-owned writable buffer; returns the bytes written."""
-        if not self._enabled:
+        if not self.enabled:
             data = _native.as_bytes(frame)
             view = memoryview(out).cast("B")
             if len(view) < len(data):
@@ -240,13 +230,49 @@ class FrameCryptor:
         except E2EEError as e:
             self._decrypt_failed(e)
             raise
-        if self._state is not EncryptionState.OK:
-            self._decrypt_ok(frame)
+        if self._state != EncryptionState.OK:
+            self._decrypt_ok(_last_byte(frame), frame)
         return int(n)
+
+    def decrypt_many(
+        self,
+        frames: Iterable[Any],
+        key_frames: Sequence[bool | None] | bool | None = None,
+        *,
+        threads: int | None = None,
+    ) -> list[bytes | E2EEError]:
+        """Decrypts a batch of frames in C++ with the GIL released (``threads`` as in
+        :meth:`encrypt_many`).
+
+        Returns one entry per frame, in order: the plaintext, or the exception that
+        :meth:`decrypt` would have raised for that frame (not raised; its ``index`` is
+        the frame's position). A failed frame never costs the others. Frames that fail
+        authentication go through the ratchet window one by one, as in :meth:`decrypt`.
+        """
+        frames = frames if isinstance(frames, Sequence) else list(frames)
+        if not self.enabled:
+            return [_native.as_bytes(f) for f in frames]
+        results: list[bytes | E2EEError]
+        results, failed, any_decrypted = self._core.decrypt_many(frames, key_frames, threads)
+        for i in failed:  # in frame order, as decrypt() would have met them
+            r = results[i]
+            if isinstance(r, DecryptionError):
+                kf = key_frames if key_frames is None or isinstance(key_frames, bool) else key_frames[i]
+                try:
+                    results[i] = self._recover(frames[i], kf, r).data
+                except DecryptionError as e:
+                    results[i] = e
+            elif isinstance(r, E2EEError):
+                self._decrypt_failed(r)
+        if any_decrypted and results and not isinstance(results[-1], E2EEError):
+            # the state follows the batch's last frame
+            if self._state != EncryptionState.OK:
+                self._decrypt_ok(_last_byte(frames[-1]), frames[-1])
+        return results
 
     def decrypt_frame(self, frame: Any, key_frame: bool | None = None) -> DecryptedFrame:
         """Like :meth:`decrypt`, returning the plaintext with what decryption found."""
-        if not self._enabled:
+        if not self.enabled:
             return DecryptedFrame(_native.as_bytes(frame), "passthrough")
         try:
             data, info = self._core.decrypt_detailed(frame, key_frame)
@@ -255,18 +281,22 @@ class FrameCryptor:
         except E2EEError as e:
             self._decrypt_failed(e)
             raise
-        if self._state is not EncryptionState.OK:
-            self._decrypt_ok(frame)
+        if self._state != EncryptionState.OK and info["kind"] == "decrypted":
+            self._decrypt_ok(info["key_index"])
         return _decrypted(data, info, 0)
 
-    def _decrypt_ok(self, frame: Any) -> None:
-        """First success after another state (the hot path only checks the state)."""
-        key_index = _last_byte(frame)
+    def _decrypt_ok(self, key_index: int, frame: Any = None) -> None:
+        """First successful decryption after another state (the hot path only checks the state).
+
+        frame is given when the caller did not learn whether it was decrypted (empty and
+        forwarded server-injected frames say nothing about the keys).
+        """
         if key_index < 0:
-            return  # empty frame: passed through, says nothing about the keys
-        trailer = self._kp.sif.trailer
-        if trailer and _native.as_bytes(frame).endswith(trailer):
-            return  # forwarded server-injected frame: not a decryption
+            return
+        if frame is not None:
+            trailer = self._kp.sif.trailer
+            if trailer and _native.as_bytes(frame).endswith(trailer):
+                return
         self._set_state(EncryptionState.OK)
         self._kp._record_success(self._identity, key_index)
 
@@ -284,6 +314,9 @@ class FrameCryptor:
             self._set_state(EncryptionState.INTERNAL_ERROR)
         elif isinstance(e, InvalidFrameError):
             self._set_state(EncryptionState.DECRYPTION_FAILED)
+
+    def _recover_bytes(self, frame: Any, key_frame: bool | None, error: DecryptionError) -> bytes:
+        return self._recover(frame, key_frame, error).data
 
     def _recover(self, frame: Any, key_frame: bool | None, error: DecryptionError) -> DecryptedFrame:
         """Ratchet window, then failure accounting; raises error when nothing opens the frame."""
@@ -307,9 +340,9 @@ class FrameCryptor:
 
     def _set_state(self, state: EncryptionState) -> None:
         with self._state_lock:
-            if state is self._state:
+            if state == self._state:
                 return
-            self._state = state
+            self._state = int(state)
         for listener in list(self._listeners):
             try:
                 listener(self, state)

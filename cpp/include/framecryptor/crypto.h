@@ -80,6 +80,10 @@ class AesGcmKey {
   std::atomic<uint64_t> counter_{0};
 
   CtxPtr base_;  // keyed once; copied for each concurrent user
+  // Keyed contexts ready for reuse: a few lock-free slots (the common,
+  // uncontended case costs two atomic exchanges), then a locked overflow list.
+  static constexpr size_t kSpareSlots = 4;
+  mutable std::atomic<EVP_CIPHER_CTX*> spare_[kSpareSlots] = {};
   mutable std::mutex pool_mu_;
   mutable std::vector<CtxPtr> pool_;
 };
