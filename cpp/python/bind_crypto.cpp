@@ -105,6 +105,30 @@ void BindCrypto(py::module_& m) {
       },
       py::arg("ikm"), py::arg("salt"), py::arg("info"), py::arg("length"), "HKDF-SHA256 (OpenSSL).");
   m.def(
+      "derive_key",
+      [](py::handle material, py::handle salt, int kdf, size_t key_size) {
+        InBuffer mat(material, "material");
+        InBuffer sa(salt, "salt");
+        if (kdf != 0 && kdf != 1) Raise("InvalidArgumentError", "kdf must be 0 (PBKDF2) or 1 (HKDF)");
+        if (key_size != 16 && key_size != 32) Raise("InvalidArgumentError", "key_size must be 16 or 32");
+        std::shared_ptr<AesGcmKey> key;
+        uint8_t next[framecryptor::kRatchetSize];
+        Status st;
+        {
+          py::gil_scoped_release release;  // PBKDF2: 100,000 iterations
+          st = framecryptor::DeriveKey(mat.view(), sa.view(), static_cast<framecryptor::Kdf>(kdf), key_size, &key, next);
+        }
+        if (st != Status::kOk) {
+          framecryptor::SecureWipe(next, sizeof next);
+          RaiseStatus(st);
+        }
+        py::bytes next_material(reinterpret_cast<const char*>(next), sizeof next);
+        framecryptor::SecureWipe(next, sizeof next);
+        return py::make_tuple(key, next_material);
+      },
+      py::arg("material"), py::arg("salt"), py::arg("kdf"), py::arg("key_size"),
+      "(AesGcmKey, next ratchet material) of key material; the AES key bytes never reach Python.");
+  m.def(
       "sha256",
       [](py::handle data) {
         InBuffer b(data, "data");

@@ -11,6 +11,8 @@ namespace fcpy {
 namespace fc = framecryptor;
 using fc::AesGcmKey;
 using fc::DecryptOutcome;
+using fc::FrameCounters;
+using fc::ReplayGuard;
 using fc::FrameCryptorCore;
 using fc::KeyRing;
 using fc::SifPolicy;
@@ -256,7 +258,58 @@ py::tuple decrypt_many(const FrameCryptorCore& c, py::handle frames, py::handle 
 
 }  // namespace
 
+FrameCounters::Kind counter_kind(const std::string& name) {
+  for (int k = 0; k < FrameCounters::kKindCount; ++k) {
+    if (name == FrameCounters::Name(static_cast<FrameCounters::Kind>(k))) return static_cast<FrameCounters::Kind>(k);
+  }
+  Raise("InvalidArgumentError", "unknown counter " + name);
+}
+
 void BindCryptor(py::module_& m) {
+  py::class_<FrameCounters, std::shared_ptr<FrameCounters>>(m, "FrameCounters",
+                                                            "Per key index counts of one participant's frames.")
+      .def(py::init<>())
+      .def_property_readonly_static("KINDS",
+                                    [](py::handle) {
+                                      py::list l;
+                                      for (int k = 0; k < FrameCounters::kKindCount; ++k)
+                                        l.append(FrameCounters::Name(static_cast<FrameCounters::Kind>(k)));
+                                      return py::tuple(l);
+                                    })
+      .def(
+          "add",
+          [](FrameCounters& c, int key_index, const std::string& kind, uint64_t n) {
+            if (key_index < 0 || key_index > 255) Raise("InvalidArgumentError", "key index must be 0..255");
+            c.Add(static_cast<size_t>(key_index), counter_kind(kind), n);
+          },
+          py::arg("key_index"), py::arg("kind"), py::arg("n") = 1)
+      .def(
+          "snapshot",
+          [](const FrameCounters& c) {
+            py::dict out;
+            for (size_t i = 0; i < 256; ++i) {
+              py::dict row;
+              bool any = false;
+              for (int k = 0; k < FrameCounters::kKindCount; ++k) {
+                const uint64_t v = c.Get(i, static_cast<FrameCounters::Kind>(k));
+                row[FrameCounters::Name(static_cast<FrameCounters::Kind>(k))] = v;
+                any = any || v != 0;
+              }
+              if (any) out[py::int_(i)] = row;
+            }
+            return out;
+          },
+          "{key index: {kind: count}} for the key indexes with any count.");
+
+  py::class_<ReplayGuard, std::shared_ptr<ReplayGuard>>(m, "ReplayGuard", "Sliding-window replay protection.")
+      .def(py::init([](int window, int max_streams) {
+             if (window < 1 || window > 65536) Raise("InvalidArgumentError", "replay window must be 1..65536");
+             if (max_streams < 1) Raise("InvalidArgumentError", "max_streams must be >= 1");
+             return std::make_shared<ReplayGuard>(static_cast<uint32_t>(window), static_cast<size_t>(max_streams));
+           }),
+           py::arg("window"), py::arg("max_streams") = 1024)
+      .def_property_readonly("window", &ReplayGuard::window);
+
   py::class_<KeyRing, std::shared_ptr<KeyRing>>(m, "KeyRing", "Fixed-size ring of AES keys by key index.")
       .def(py::init(&make_ring), py::arg("size"))
       .def_property_readonly("size", &KeyRing::size)
@@ -308,6 +361,8 @@ void BindCryptor(py::module_& m) {
       .def_property("packet_trailer", &FrameCryptorCore::packet_trailer, &FrameCryptorCore::SetPacketTrailer)
       .def_property("normalize_start_codes", &FrameCryptorCore::normalize_start_codes,
                     &FrameCryptorCore::SetNormalizeStartCodes)
+      .def_property("counters", &FrameCryptorCore::counters, &FrameCryptorCore::SetCounters)
+      .def_property("replay_guard", &FrameCryptorCore::replay_guard, &FrameCryptorCore::SetReplayGuard)
       .def("max_encrypted_size", &FrameCryptorCore::EncryptBound, py::arg("frame_size"))
       .def("max_decrypted_size", &FrameCryptorCore::DecryptBound, py::arg("frame_size"))
       .def(

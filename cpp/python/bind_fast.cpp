@@ -27,6 +27,7 @@ struct FastCryptor {
   fc::FrameCryptorCore* core;  // owned by core_obj
   int enabled;
   int state;
+  int refuse_plaintext;  // require_encryption: a disabled cryptor refuses frames
 };
 
 int fc_init(PyObject* self_obj, PyObject* args, PyObject* kwargs) {
@@ -45,6 +46,7 @@ int fc_init(PyObject* self_obj, PyObject* args, PyObject* kwargs) {
   }
   self->enabled = 1;
   self->state = 0;
+  self->refuse_plaintext = 0;
   return 0;
 }
 
@@ -132,6 +134,7 @@ PyObject* fc_encrypt(PyObject* self_obj, PyObject* const* args, Py_ssize_t nargs
     int key_frame = 0;
     if (kf_obj != nullptr && (key_frame = PyObject_IsTrue(kf_obj)) < 0) return nullptr;
     if (!self->enabled) {
+      if (self->refuse_plaintext) return call(self_obj, "_plaintext_refused", {});  // raises
       InBuffer in(frame, "frame");  // same type checks as when enabled
       if (PyBytes_CheckExact(frame)) return Py_NewRef(frame);
       return PyBytes_FromStringAndSize(reinterpret_cast<const char*>(in.view().data), in.view().size);
@@ -181,6 +184,7 @@ PyObject* fc_decrypt(PyObject* self_obj, PyObject* const* args, Py_ssize_t nargs
       if ((key_frame = PyObject_IsTrue(kf_obj)) < 0) return nullptr;
     }
     if (!self->enabled) {
+      if (self->refuse_plaintext) return call(self_obj, "_plaintext_refused", {});  // raises
       InBuffer in(frame, "frame");
       if (PyBytes_CheckExact(frame)) return Py_NewRef(frame);
       return PyBytes_FromStringAndSize(reinterpret_cast<const char*>(in.view().data), in.view().size);
@@ -252,6 +256,21 @@ int set_enabled(PyObject* self_obj, PyObject* value, void*) {
   return 0;
 }
 
+PyObject* get_refuse(PyObject* self_obj, void*) {
+  return PyBool_FromLong(reinterpret_cast<FastCryptor*>(self_obj)->refuse_plaintext);
+}
+
+int set_refuse(PyObject* self_obj, PyObject* value, void*) {
+  if (value == nullptr) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete _refuse_plaintext");
+    return -1;
+  }
+  const int v = PyObject_IsTrue(value);
+  if (v < 0) return -1;
+  reinterpret_cast<FastCryptor*>(self_obj)->refuse_plaintext = v;
+  return 0;
+}
+
 PyObject* get_state(PyObject* self_obj, void*) { return PyLong_FromLong(reinterpret_cast<FastCryptor*>(self_obj)->state); }
 
 int set_state(PyObject* self_obj, PyObject* value, void*) {
@@ -287,6 +306,7 @@ PyGetSetDef getset[] = {
     {"_core", get_core, nullptr, "The native FrameCryptorCore.", nullptr},
     {"enabled", get_enabled, set_enabled, "Whether frames are encrypted/decrypted (else passed through).", nullptr},
     {"_state", get_state, set_state, "EncryptionState value.", nullptr},
+    {"_refuse_plaintext", get_refuse, set_refuse, "Refuse frames while disabled (require_encryption).", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 

@@ -25,7 +25,7 @@ void InitErrors() {
   py::module_ exc = py::module_::import("framecryptor.exceptions");
   for (const char* name : {"E2EEError", "InvalidArgumentError", "InvalidBufferError", "InvalidKeyError",
                            "InvalidFrameError", "MissingKeyError", "DecryptionError", "EncryptionError",
-                           "IvExhaustedError", "SifFrameDroppedError", "InternalError"}) {
+                           "IvExhaustedError", "SifFrameDroppedError", "InternalError", "ReplayError"}) {
     PyObject* c = exc.attr(name).ptr();
     Py_INCREF(c);
     classes()[name] = c;
@@ -67,6 +67,9 @@ py::object MakeStatusError(Status s, const std::string& extra, int key_index) {
       break;
     case Status::kSifDropped:
       name = "SifFrameDroppedError";
+      break;
+    case Status::kReplay:
+      name = "ReplayError";
       break;
   }
   std::string msg = framecryptor::status_message(s);

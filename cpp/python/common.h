@@ -120,5 +120,6 @@ void BindCrypto(py::module_& m);
 void BindFormat(py::module_& m);
 void BindCryptor(py::module_& m);
 void BindFast(py::module_& m);
+void BindBench(py::module_& m);
 
 }  // namespace fcpy

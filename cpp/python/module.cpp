@@ -9,5 +9,6 @@ PYBIND11_MODULE(_native, m) {
   fcpy::BindFormat(m);
   fcpy::BindCryptor(m);
   fcpy::BindFast(m);
+  fcpy::BindBench(m);
   m.attr("GIL_RELEASE_THRESHOLD") = fcpy::kGilReleaseThreshold;
 }

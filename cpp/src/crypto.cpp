@@ -60,8 +60,10 @@ std::shared_ptr<AesGcmKey> AesGcmKey::Create(ByteView key, Status* status) {
     *status = fail(Status::kInternal);
     return nullptr;
   }
+  static std::atomic<uint64_t> next_id{1};
   std::shared_ptr<AesGcmKey> k(new AesGcmKey());
   k->key_size_ = key.size;
+  k->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   k->base_.reset(EVP_CIPHER_CTX_new());
   if (!k->base_ || 1 != EVP_EncryptInit_ex2(k->base_.get(), cipher, key.data, nullptr, nullptr)) {
     *status = fail(Status::kInternal);
@@ -234,6 +236,25 @@ Status HkdfSha256(ByteView ikm, ByteView salt, ByteView info, MutByteView out) {
   return ok == 1 ? Status::kOk : fail(Status::kInternal);
 }
 
+Status DeriveKey(ByteView material, ByteView salt, Kdf kdf, size_t key_size, std::shared_ptr<AesGcmKey>* key,
+                 uint8_t next_material[kRatchetSize]) {
+  if (key_size != 16 && key_size != 32) return Status::kInvalidArgument;
+  uint8_t out[kRatchetSize];
+  static const uint8_t kHkdfInfo[128] = {};
+  const Status st = kdf == Kdf::kPbkdf2
+                        ? Pbkdf2Sha256(material, salt, kPbkdf2Iterations, {out, sizeof out})
+                        : HkdfSha256(material, salt, {kHkdfInfo, sizeof kHkdfInfo}, {out, sizeof out});
+  if (st == Status::kOk) {
+    Status kst;
+    *key = AesGcmKey::Create({out, key_size}, &kst);
+    std::memcpy(next_material, out, sizeof out);
+    SecureWipe(out, sizeof out);
+    return *key ? Status::kOk : kst;
+  }
+  SecureWipe(out, sizeof out);
+  return st;
+}
+
 void Sha256(ByteView data, uint8_t out[32]) {
   unsigned int len = 32;
   static const uint8_t kEmpty[1] = {0};
@@ -275,6 +296,8 @@ const char* status_message(Status s) {
       return "input too large";
     case Status::kInternal:
       return "internal crypto error";
+    case Status::kReplay:
+      return "replayed frame (its IV was already accepted under this key)";
   }
   return "unknown status";
 }

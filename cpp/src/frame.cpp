@@ -185,7 +185,7 @@ size_t ReceiverLayouts(const DecryptParams& p, ByteView in, FrameLayout out[6]) 
 }
 
 Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, MutByteView out,
-                    FrameLayout* layout_used) {
+                    FrameLayout* layout_used, uint8_t* iv_out) {
   if (in.size == 0) return Result::Ok(0);
   TrailerInfo trailer;
   Status st = ReadTrailer(in, &trailer);
@@ -214,7 +214,8 @@ Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, M
       const uint8_t* iv = in.data + in.size - kTrailerSize - kIvSize;
       st = key.Open(iv, in.first(h), in.sub(h, ct_len), out.data + h);
       if (st == Status::kOk) {
-        std::memcpy(out.data, in.data, h);
+        if (h != 0) std::memcpy(out.data, in.data, h);  // out.data may be null (VP9/AV1, empty body)
+        if (iv_out) std::memcpy(iv_out, iv, kIvSize);
         if (layout_used) *layout_used = l;
         return Result::Ok(h + ct_len - kTagSize);
       }
@@ -238,6 +239,7 @@ Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, M
       st = key.Open(tail, in.first(h), body.first(ct_len), out.data + h);
       if (st == Status::kOk) {
         std::memcpy(out.data, in.data, h);
+        if (iv_out) std::memcpy(iv_out, tail, kIvSize);
         if (layout_used) *layout_used = l;
         return Result::Ok(h + ct_len - kTagSize);
       }
@@ -252,6 +254,7 @@ Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, M
       const uint8_t* iv = out.data + total - kTrailerSize - kIvSize;
       st = key.Open(iv, ByteView(out.data, h), ByteView(out.data + h, ct_len), out.data + h);
       if (st == Status::kOk) {
+        if (iv_out) std::memcpy(iv_out, iv, kIvSize);
         if (layout_used) *layout_used = l;
         return Result::Ok(h + ct_len - kTagSize);
       }

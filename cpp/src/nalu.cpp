@@ -55,7 +55,7 @@ size_t NormalizeStartCodes(ByteView s, uint8_t* out) {
       copied = q;
     }
   }
-  std::memcpy(out + o, s.data + copied, s.size - copied);
+  if (s.size > copied) std::memcpy(out + o, s.data + copied, s.size - copied);  // may be null when empty
   return o + s.size - copied;
 }
 

@@ -130,7 +130,7 @@ size_t RbspEscape(ByteView in, uint8_t* out) {
     out[o++] = 3;
     copied = i;
   });
-  std::memmove(out + o, in.data + copied, in.size - copied);
+  if (in.size > copied) std::memmove(out + o, in.data + copied, in.size - copied);  // may be null when empty
   return o + in.size - copied;
 }
 

@@ -17,6 +17,8 @@ from .exceptions import (
     InvalidArgumentError,
     InvalidFrameError,
     MissingKeyError,
+    PlaintextRefusedError,
+    ReplayError,
     SifFrameDroppedError,
 )
 from .keys import KeyProvider
@@ -83,10 +85,13 @@ class FrameCryptor(_native.FrameCryptorBase):
         core = _native.FrameCryptorCore(self._codec.native_id, key_provider._ring_for(identity), key_provider.sif)
         core.packet_trailer = bool(packet_trailer)
         core.normalize_start_codes = bool(normalize_start_codes)
+        core.counters = key_provider._counters_for(identity)
+        core.replay_guard = key_provider._replay_guard_for(identity)
         # The native base holds the core, the enabled flag and the state value, and
         # runs encrypt()/decrypt() (see cpp/python/bind_fast.cpp).
         super().__init__(core)
         self.enabled = bool(enabled)
+        self._refuse_plaintext = key_provider._options.require_encryption
         self._state_lock = threading.Lock()
         self._listeners: list[StateListener] = []
         self.set_key_index(key_index)
@@ -151,6 +156,17 @@ class FrameCryptor(_native.FrameCryptorBase):
     # encrypt(frame, key_frame=False) and decrypt(frame, key_frame=None) are
     # inherited from the native base; these are its slow-path callbacks.
 
+    def _plaintext_refused(self) -> None:
+        raise PlaintextRefusedError(
+            f"cryptor for {self._identity!r} is disabled and the key provider requires encryption: "
+            "frame refused instead of passing through in the clear"
+        )
+
+    def _passthrough(self, frame: Any) -> bytes:
+        if self._refuse_plaintext:
+            self._plaintext_refused()
+        return _native.as_bytes(frame)
+
     def _encrypt_ok(self) -> None:
         self._set_state(EncryptionState.OK)
 
@@ -161,7 +177,7 @@ class FrameCryptor(_native.FrameCryptorBase):
         copied as is.
         """
         if not self.enabled:
-            data = _native.as_bytes(frame)
+            data = self._passthrough(frame)
             view = memoryview(out).cast("B")
             if len(view) < len(data):
                 raise InvalidArgumentError(f"out has {len(view)} bytes, needs {len(data)}")
@@ -191,7 +207,7 @@ class FrameCryptor(_native.FrameCryptorBase):
         frame's position in ``index``) and no output of the batch is returned.
         """
         if not self.enabled:
-            return [_native.as_bytes(f) for f in frames]
+            return [self._passthrough(f) for f in frames]
         try:
             out: list[bytes] = self._core.encrypt_many(frames, key_frames, threads)
         except E2EEError as e:
@@ -214,7 +230,7 @@ class FrameCryptor(_native.FrameCryptorBase):
     def decrypt_into(self, frame: Any, out: Any, key_frame: bool | None = None) -> int:
         """Decrypts into a caller-owned writable buffer; returns the bytes written."""
         if not self.enabled:
-            data = _native.as_bytes(frame)
+            data = self._passthrough(frame)
             view = memoryview(out).cast("B")
             if len(view) < len(data):
                 raise InvalidArgumentError(f"out has {len(view)} bytes, needs {len(data)}")
@@ -251,7 +267,7 @@ class FrameCryptor(_native.FrameCryptorBase):
         """
         frames = frames if isinstance(frames, Sequence) else list(frames)
         if not self.enabled:
-            return [_native.as_bytes(f) for f in frames]
+            return [self._passthrough(f) for f in frames]
         results: list[bytes | E2EEError]
         results, failed, any_decrypted = self._core.decrypt_many(frames, key_frames, threads)
         for i in failed:  # in frame order, as decrypt() would have met them
@@ -273,7 +289,7 @@ class FrameCryptor(_native.FrameCryptorBase):
     def decrypt_frame(self, frame: Any, key_frame: bool | None = None) -> DecryptedFrame:
         """Like :meth:`decrypt`, returning the plaintext with what decryption found."""
         if not self.enabled:
-            return DecryptedFrame(_native.as_bytes(frame), "passthrough")
+            return DecryptedFrame(self._passthrough(frame), "passthrough")
         try:
             data, info = self._core.decrypt_detailed(frame, key_frame)
         except DecryptionError as e:
@@ -303,6 +319,9 @@ class FrameCryptor(_native.FrameCryptorBase):
     def _decrypt_failed(self, e: E2EEError) -> None:
         if isinstance(e, SifFrameDroppedError):
             return  # a dropped server-injected frame says nothing about the keys
+        if isinstance(e, ReplayError):
+            self._kp._event(self._identity, "replay_detected", e.key_index)
+            return  # an authentic old frame: the keys are fine
         if isinstance(e, MissingKeyError):
             if e.key_index is not None and self._kp._is_invalid(self._identity, e.key_index):
                 e.args = (
@@ -333,6 +352,8 @@ class FrameCryptor(_native.FrameCryptorBase):
             self._kp._record_success(self._identity, key_index)
             return _decrypted(data, info, steps)
         self._kp._record_failure(self._identity, key_index)
+        if 0 <= key_index <= 255:
+            self._core.counters.add(key_index, "auth_failed")
         self._set_state(EncryptionState.DECRYPTION_FAILED)
         raise error
 
@@ -342,13 +363,14 @@ class FrameCryptor(_native.FrameCryptorBase):
         with self._state_lock:
             if state == self._state:
                 return
+            old = EncryptionState(self._state)
             self._state = int(state)
         for listener in list(self._listeners):
             try:
                 listener(self, state)
             except Exception:  # a listener must not break the media path
                 logger.exception("framecryptor state listener failed")
-        self._kp._state_changed(self._identity, state, self)
+        self._kp._state_changed(self._identity, old, state, self)
 
 
 def _last_byte(frame: Any) -> int:

@@ -20,6 +20,14 @@ __all__ = [
     "EncryptionError",
     "IvExhaustedError",
     "InternalError",
+    "ReplayError",
+    "PlaintextRefusedError",
+    "InvalidPacketError",
+    "DataStreamError",
+    "StreamEncryptionMismatchError",
+    "StreamChunkOrderError",
+    "StreamIncompleteError",
+    "StreamAbortedError",
 ]
 
 
@@ -72,3 +80,44 @@ class IvExhaustedError(EncryptionError):
 
 class InternalError(E2EEError):
     """OpenSSL reported an unexpected failure."""
+
+
+class ReplayError(E2EEError):
+    """An authentic frame whose IV was already accepted (or is older than the replay
+    window) under the same key: a replay. Raised only with replay protection on."""
+
+
+class PlaintextRefusedError(E2EEError):
+    """``require_encryption`` is set and the cryptor is disabled: the frame would have
+    passed through unencrypted (or been accepted unencrypted), so it is refused."""
+
+
+class InvalidPacketError(InvalidFrameError):
+    """A data packet cannot be processed: not valid protobuf, no encrypted_packet, a malformed
+    IV or extension, already encrypted, or a decrypted payload that is not a payload."""
+
+
+class DataStreamError(E2EEError, ValueError):
+    """A data stream cannot be built or reassembled (see the subclasses for the common cases)."""
+
+    #: Id of the stream involved, when known.
+    stream_id: str | None = None
+
+
+class StreamEncryptionMismatchError(DataStreamError):
+    """A chunk or trailer is encrypted differently from its stream's header."""
+
+
+class StreamChunkOrderError(DataStreamError):
+    """A chunk arrived out of order, twice, or after a gap (missing chunks)."""
+
+
+class StreamIncompleteError(DataStreamError):
+    """A stream ended (trailer, or no more packets) before all of its content arrived."""
+
+
+class StreamAbortedError(DataStreamError):
+    """The sender closed the stream abnormally (its trailer carries a reason)."""
+
+    #: The reason the sender gave.
+    reason: str = ""

@@ -6,10 +6,12 @@ import collections
 import dataclasses
 import hashlib
 import logging
+import math
 import threading
+import time
 import weakref
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _native
 from .exceptions import DecryptionError, InvalidArgumentError, MissingKeyError
@@ -26,9 +28,21 @@ from .options import (
 if TYPE_CHECKING:
     from .cryptor import FrameCryptor
 
-__all__ = ["KeyProvider", "KeyOperation", "derive_key_material", "ratchet_material", "HKDF_INFO"]
+__all__ = ["KeyProvider", "KeyOperation", "E2EEEvent", "derive_key_material", "ratchet_material", "HKDF_INFO"]
 
 logger = logging.getLogger("framecryptor")
+T = TypeVar("T")
+
+_FAILING = frozenset(
+    {
+        EncryptionState.ENCRYPTION_FAILED,
+        EncryptionState.DECRYPTION_FAILED,
+        EncryptionState.MISSING_KEY,
+        EncryptionState.INTERNAL_ERROR,
+    }
+)
+_WORKING = frozenset({EncryptionState.OK, EncryptionState.KEY_RATCHETED})
+_PROVIDER_COUNTS = ("ratchets", "auto_ratchets", "ratchet_searches", "ratchet_searches_limited")
 
 #: HKDF info used by every LiveKit SDK: 128 zero bytes.
 HKDF_INFO = bytes(128)
@@ -89,6 +103,26 @@ class KeyOperation:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class E2EEEvent:
+    """A noteworthy change for one participant (the ``"e2ee_event"`` event).
+
+    ``kind``: ``"failure_started"`` (a cryptor went from working to failing: the
+    ``state`` says how), ``"recovered"`` (back to OK or ratcheted), ``"key_ratcheted"``,
+    ``"key_invalidated"`` (failure tolerance exceeded), ``"replay_detected"``,
+    ``"ratchet_search_limited"`` (forged or undecryptable frames dropped without a
+    ratchet-window search). At most one event per kind and participant per
+    ``options.event_interval`` seconds; ``suppressed`` counts those held back since
+    the previous one.
+    """
+
+    participant_identity: str | None
+    kind: str
+    key_index: int | None = None
+    state: EncryptionState | None = None
+    suppressed: int = 0
+
+
 # ---------------------------------------------------------------------------
 # internals
 
@@ -146,7 +180,13 @@ class KeyProvider:
         self._cryptors: weakref.WeakSet[FrameCryptor] = weakref.WeakSet()
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._key_observers: list[Callable[[KeyOperation], Any]] = []
+        self._counters: dict[str, _native.FrameCounters] = {}
+        self._replay_guards: dict[str, _native.ReplayGuard] = {}
+        self._ratchet_stats: collections.Counter[tuple[str, int, str]] = collections.Counter()
+        self._search_buckets: dict[tuple[str, int], list[float]] = {}
+        self._event_times: dict[tuple[str | None, str], tuple[float, int]] = {}
         self.sif = _native.SifPolicy()
+        self.sif.forwarding = self._options.forward_sif_frames
         if self._options.shared_key is not None:
             self.set_shared_key(self._options.shared_key, 0)
 
@@ -177,6 +217,31 @@ class KeyProvider:
         """Key index most recently set or ratcheted for the participant (or the shared ring)."""
         with self._lock:
             return self._handler(participant_identity).latest_index
+
+    def metrics(self) -> dict[str, dict[int, dict[str, int]]]:
+        """Counts per participant and key index.
+
+        Frame counts (``encrypted``, ``encrypt_failed``, ``decrypted``, ``auth_failed``,
+        ``missing_key``, ``invalid_frame``, ``replayed``, ``sif_forwarded``,
+        ``sif_dropped``; SIF frames under key index 0) come from the participant's
+        cryptors; ``ratchets`` (set by the application), ``auto_ratchets`` (steps the
+        receive window moved), ``ratchet_searches`` and ``ratchet_searches_limited``
+        from the provider. Key indexes with no count are left out.
+        """
+        with self._lock:
+            out: dict[str, dict[int, dict[str, int]]] = {}
+            for identity, counters in self._counters.items():
+                out[identity] = {int(k): dict(v) for k, v in counters.snapshot().items()}
+            for (identity, key_index, kind), n in self._ratchet_stats.items():
+                row = out.setdefault(identity, {}).setdefault(
+                    key_index, dict.fromkeys(_native.FrameCounters.KINDS, 0)
+                )
+                row[kind] = row.get(kind, 0) + n
+            for rows in out.values():
+                for row in rows.values():
+                    for kind in _PROVIDER_COUNTS:
+                        row.setdefault(kind, 0)
+            return out
 
     # -- shared key ----------------------------------------------------------------------
 
@@ -254,9 +319,10 @@ class KeyProvider:
 
         Events: ``"e2ee_state_changed"`` (participant_identity, state, cryptor),
         ``"key_ratcheted"`` (participant_identity or None for the shared ring, key_index,
-        fingerprint of the new material).
+        fingerprint of the new material), ``"e2ee_event"`` (an :class:`E2EEEvent`:
+        failure started / recovered edges and other noteworthy changes, rate-limited).
         """
-        if event not in ("e2ee_state_changed", "key_ratcheted"):
+        if event not in ("e2ee_state_changed", "key_ratcheted", "e2ee_event"):
             raise InvalidArgumentError(f"unknown event {event!r}")
         with self._lock:
             self._listeners.setdefault(event, []).append(callback)
@@ -289,7 +355,13 @@ class KeyProvider:
                 logger.exception("framecryptor key observer failed")
 
     def _after_ratchet(self, op: KeyOperation) -> None:
-        self._emit("key_ratcheted", op.participant_identity, op.key_index, key_fingerprint(op.material))
+        fp = key_fingerprint(op.material)
+        who = op.participant_identity or ""
+        with self._lock:
+            kind = "auto_ratchets" if op.op == "auto_ratchet" else "ratchets"
+            self._ratchet_stats[(who, op.key_index, kind)] += op.steps
+        self._emit("key_ratcheted", op.participant_identity, op.key_index, fp)
+        self._event(op.participant_identity, "key_ratcheted", op.key_index)
         self._notify(op)
 
     def _emit(self, event: str, *args: Any) -> None:
@@ -332,7 +404,10 @@ class KeyProvider:
         return handler.slots[key_index]
 
     def _derive(self, material: bytes) -> _Derived:
-        """AES key and next material of one material, computed once (one KDF run)."""
+        """AES key and next material of one material, computed once (one KDF run).
+
+        The AES key goes from the KDF straight into OpenSSL; it never exists as a
+        Python object (which could not be wiped)."""
         digest = hashlib.sha256(material).digest()
         with self._lock:
             hit = self._cache.get(digest)
@@ -340,8 +415,8 @@ class KeyProvider:
                 self._cache.move_to_end(digest)
                 return hit
         o = self._options
-        out = _kdf32(material, o.ratchet_salt, o.key_derivation_function)
-        derived = _Derived(_native.AesGcmKey(out[: o.key_size]), out)
+        key, next_material = _native.derive_key(material, o.ratchet_salt, int(o.key_derivation_function), o.key_size)
+        derived = _Derived(key, next_material)
         with self._lock:
             self._cache[digest] = derived
             while len(self._cache) > _DERIVATION_CACHE_SIZE:
@@ -373,13 +448,31 @@ class KeyProvider:
         self._install(handler, key_index, new_material)
         return new_material
 
-    def _ratchet_chain(self, material: bytes, steps: int) -> list[tuple[bytes, _Derived]]:
-        """(material, derivation) for 1..steps ratchets ahead of material."""
-        chain: list[tuple[bytes, _Derived]] = []
+    def _ratchet_chain(self, material: bytes, steps: int) -> Iterator[tuple[bytes, _Derived]]:
+        """(material, derivation) for 1..steps ratchets ahead of material, derived lazily
+        (a frame one step ahead costs one KDF run) and cached."""
         for _ in range(steps):
             material = self._derive(material).next_material
-            chain.append((material, self._derive(material)))
-        return chain
+            yield material, self._derive(material)
+
+    def _search_allowed(self, identity: str, key_index: int) -> bool:
+        """Token bucket per sender and key index for ratchet-window searches."""
+        rate = self._options.ratchet_search_rate
+        if math.isinf(rate):
+            return True
+        burst = max(1.0, 2.0 * rate)
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._search_buckets.setdefault((identity, key_index), [burst, now])
+            bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
+            bucket[1] = now
+            if bucket[0] >= 1.0:
+                bucket[0] -= 1.0
+                self._ratchet_stats[(identity, key_index, "ratchet_searches")] += 1
+                return True
+            self._ratchet_stats[(identity, key_index, "ratchet_searches_limited")] += 1
+        self._event(identity, "ratchet_search_limited", key_index)
+        return False
 
     def _ring_for(self, identity: str) -> _native.KeyRing:
         with self._lock:
@@ -400,8 +493,8 @@ class KeyProvider:
         self,
         identity: str,
         key_index: int,
-        attempt: Callable[[_native.AesGcmKey], bytes],
-    ) -> tuple[bytes, int] | None:
+        attempt: Callable[[_native.AesGcmKey], T],
+    ) -> tuple[T, int] | None:
         """Tries the keys up to ratchet_window_size ratchets ahead of the slot's key.
 
         On success the slot moves to the ratcheted key (chained: a frame n steps
@@ -416,6 +509,8 @@ class KeyProvider:
             if slot.material is None or slot.invalid:
                 return None
             material, generation = slot.material, slot.generation
+        if not self._search_allowed(identity, key_index):
+            return None
         for steps, (new_material, derived) in enumerate(self._ratchet_chain(material, window), start=1):
             try:
                 plaintext = attempt(derived.key)
@@ -446,8 +541,12 @@ class KeyProvider:
                 # Frames at this index are refused (MissingKeyError) until a new key is set.
                 slot.invalid = True
                 handler.ring.set(key_index, None)
-                return True
-            return False
+                invalidated = True
+            else:
+                invalidated = False
+        if invalidated:
+            self._event(identity, "key_invalidated", key_index)
+        return invalidated
 
     def _record_success(self, identity: str, key_index: int) -> None:
         with self._lock:
@@ -461,5 +560,67 @@ class KeyProvider:
             handler = self._handler(identity)
             return 0 <= key_index < len(handler.slots) and handler.slots[key_index].invalid
 
-    def _state_changed(self, identity: str, state: EncryptionState, cryptor: FrameCryptor) -> None:
+    def _state_changed(
+        self, identity: str, old: EncryptionState, state: EncryptionState, cryptor: FrameCryptor
+    ) -> None:
         self._emit("e2ee_state_changed", identity, state, cryptor)
+        if state in _FAILING and old not in _FAILING:
+            self._event(identity, "failure_started", None, state)
+        elif state in _WORKING and old in _FAILING:
+            self._event(identity, "recovered", None, state)
+
+    def _event(
+        self, identity: str | None, kind: str, key_index: int | None = None, state: EncryptionState | None = None
+    ) -> None:
+        """Emits an E2EEEvent unless one of its kind went out for identity less than
+        event_interval seconds ago (then it is counted into the next one)."""
+        now = time.monotonic()
+        with self._lock:
+            last, held = self._event_times.get((identity, kind), (-math.inf, 0))
+            if now - last < self._options.event_interval:
+                self._event_times[(identity, kind)] = (last, held + 1)
+                return
+            self._event_times[(identity, kind)] = (now, 0)
+        self._emit("e2ee_event", E2EEEvent(identity, kind, key_index, state, held))
+
+    def _counters_for(self, identity: str) -> _native.FrameCounters:
+        with self._lock:
+            counters = self._counters.get(identity)
+            if counters is None:
+                counters = self._counters[identity] = _native.FrameCounters()
+            return counters
+
+    def _replay_guard_for(self, identity: str) -> _native.ReplayGuard | None:
+        window = self._options.replay_window
+        if window <= 0:
+            return None
+        with self._lock:
+            guard = self._replay_guards.get(identity)
+            if guard is None:
+                guard = self._replay_guards[identity] = _native.ReplayGuard(window, max(1024, window))
+            return guard
+
+    # -- livekit.rtc bridge (optional extra: pip install framecryptor[livekit]) --------
+
+    def room_options(self, **room_options: Any) -> Any:
+        """A real ``livekit.rtc.RoomOptions(encryption=...)`` matching this provider (its
+        options, and the current shared key at index 0 in shared-key mode); other
+        RoomOptions fields can be passed as keywords."""
+        from .livekit_bridge import room_options as _room_options
+
+        return _room_options(self, **room_options)
+
+    def attach(self, room: Any) -> Any:
+        """Mirrors every key operation (set, ratchet, auto-ratchet, shared key) into a
+        connected ``livekit.rtc.Room``'s key provider and forwards its
+        ``e2ee_state_changed`` events to this provider's listeners (cryptor None).
+        Returns the attachment (``.detach()``)."""
+        from .livekit_bridge import attach as _attach
+
+        return _attach(self, room)
+
+    def detach(self, room: Any = None) -> int:
+        """Stops mirroring into room (every attached room when None); returns the number detached."""
+        from .livekit_bridge import detach as _detach
+
+        return _detach(self, room)

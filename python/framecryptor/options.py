@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-from typing import Union
+from typing import Any, Union
 
 from .exceptions import InvalidArgumentError, InvalidKeyError, UnsupportedCodecError
 
@@ -120,6 +120,19 @@ class KeyProviderOptions:
 
     ``key_size`` is 16 (AES-128, every SDK) or 32 (AES-256, a livekit-client option).
     ``shared_key`` set means shared-key mode with that material at key index 0.
+
+    Receive-side protections (framecryptor's own; no LiveKit SDK has them):
+
+    * ``replay_window``: 0 (off) or the number of frames of a sliding window over
+      each sender's IV counters; a replayed frame raises :class:`ReplayError`.
+    * ``require_encryption``: a disabled cryptor refuses frames
+      (:class:`PlaintextRefusedError`) instead of passing plaintext through.
+    * ``forward_sif_frames``: False drops every server-injected frame.
+    * ``ratchet_search_rate``: ratchet-window searches allowed per second per sender
+      and key index (a burst of twice that); forged frames beyond it are dropped
+      without the search. ``math.inf``: unlimited.
+    * ``event_interval``: least seconds between two ``"e2ee_event"`` events of one kind
+      for one participant (more are counted in the next event's ``suppressed``).
     """
 
     shared_key: bytes | None = dataclasses.field(default=None, repr=False)
@@ -129,6 +142,11 @@ class KeyProviderOptions:
     key_ring_size: int = DEFAULT_KEY_RING_SIZE
     key_derivation_function: KeyDerivationFunction = KeyDerivationFunction.PBKDF2
     key_size: int = 16
+    replay_window: int = 0
+    require_encryption: bool = False
+    forward_sif_frames: bool = True
+    ratchet_search_rate: float = 5.0
+    event_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if self.shared_key is not None:
@@ -157,6 +175,17 @@ class KeyProviderOptions:
             raise InvalidArgumentError(
                 f"key_derivation_function must be PBKDF2 or HKDF, got {self.key_derivation_function!r}"
             ) from None
+        if not isinstance(self.replay_window, int) or isinstance(self.replay_window, bool):
+            raise InvalidArgumentError(f"replay_window must be an int, not {type(self.replay_window).__name__}")
+        if not 0 <= self.replay_window <= 65536:
+            raise InvalidArgumentError(f"replay_window must be 0 (off) .. 65536, got {self.replay_window}")
+        for name in ("require_encryption", "forward_sif_frames"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgumentError(f"{name} must be a bool")
+        for name in ("ratchet_search_rate", "event_interval"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise InvalidArgumentError(f"{name} must be a number >= 0, got {value!r}")
 
     def __repr__(self) -> str:
         shared = "None" if self.shared_key is None else f"<fingerprint {key_fingerprint(self.shared_key)}>"
@@ -165,5 +194,15 @@ class KeyProviderOptions:
             f"ratchet_window_size={self.ratchet_window_size}, failure_tolerance={self.failure_tolerance}, "
             f"key_ring_size={self.key_ring_size}, "
             f"key_derivation_function=KeyDerivationFunction.{self.key_derivation_function.name}, "
-            f"key_size={self.key_size})"
+            f"key_size={self.key_size}, replay_window={self.replay_window}, "
+            f"require_encryption={self.require_encryption}, forward_sif_frames={self.forward_sif_frames}, "
+            f"ratchet_search_rate={self.ratchet_search_rate}, event_interval={self.event_interval})"
         )
+
+    def to_livekit(self) -> Any:
+        """These options as a real ``livekit.rtc.E2EEOptions`` (encryption GCM, same salt,
+        window, tolerance, ring size and KDF). Needs ``pip install framecryptor[livekit]``;
+        ``key_size=32`` is refused (livekit.rtc only uses AES-128)."""
+        from .livekit_bridge import to_livekit
+
+        return to_livekit(self)

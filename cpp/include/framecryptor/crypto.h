@@ -44,6 +44,8 @@ class AesGcmKey {
   AesGcmKey& operator=(const AesGcmKey&) = delete;
 
   size_t key_size() const { return key_size_; }
+  // Process-unique id of this key object (never reused, unlike its address).
+  uint64_t id() const { return id_; }
   // First 4 bytes of SHA-256(key): identifies the key in logs without revealing it.
   const std::array<uint8_t, 4>& fingerprint() const { return fingerprint_; }
 
@@ -75,6 +77,7 @@ class AesGcmKey {
   void Release(CtxPtr ctx) const;
 
   size_t key_size_ = 0;
+  uint64_t id_ = 0;
   std::array<uint8_t, 4> fingerprint_{};
   std::array<uint8_t, 8> iv_prefix_{};
   std::atomic<uint64_t> counter_{0};
@@ -87,6 +90,17 @@ class AesGcmKey {
   mutable std::mutex pool_mu_;
   mutable std::vector<CtxPtr> pool_;
 };
+
+// LiveKit's key schedule: one KDF run with a 32-byte output over the key
+// material (PBKDF2-HMAC-SHA256 x100000, or HKDF-SHA256 with 128 zero bytes of
+// info; salt = ratchet salt). Its first key_size bytes are the AES key, all 32
+// are the material of the next ratchet step. The AES key goes straight into
+// OpenSSL; the intermediate buffer is wiped.
+enum class Kdf : uint8_t { kPbkdf2 = 0, kHkdf = 1 };
+constexpr size_t kRatchetSize = 32;
+constexpr uint32_t kPbkdf2Iterations = 100000;
+Status DeriveKey(ByteView material, ByteView salt, Kdf kdf, size_t key_size, std::shared_ptr<AesGcmKey>* key,
+                 uint8_t next_material[kRatchetSize]);
 
 // PBKDF2-HMAC-SHA256 into out (out.size bytes).
 Status Pbkdf2Sha256(ByteView password, ByteView salt, uint32_t iterations, MutByteView out);

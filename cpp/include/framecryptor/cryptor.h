@@ -2,11 +2,13 @@
 // them to the frame format. Everything here is thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "framecryptor/bytes.h"
@@ -55,6 +57,77 @@ class SifPolicy {
   bool forwarding_ = true;
 };
 
+// Per key index counts of what happened to one participant's frames.
+class FrameCounters {
+ public:
+  enum Kind : uint8_t {
+    kEncrypted,
+    kEncryptFailed,
+    kDecrypted,
+    kAuthFailed,
+    kMissingKey,
+    kInvalidFrame,
+    kReplayed,
+    kSifForwarded,
+    kSifDropped,
+    kKindCount,
+  };
+  static const char* Name(Kind k);
+
+  void Add(size_t key_index, Kind kind, uint64_t n = 1) {
+    if (key_index < counts_.size()) counts_[key_index][kind].fetch_add(n, std::memory_order_relaxed);
+  }
+  uint64_t Get(size_t key_index, Kind kind) const {
+    return key_index < counts_.size() ? counts_[key_index][kind].load(std::memory_order_relaxed) : 0;
+  }
+
+ private:
+  std::array<std::array<std::atomic<uint64_t>, kKindCount>, 256> counts_{};
+};
+
+// Replay protection: a sliding window over IV counters, per key. An IV is
+// read as an 8-byte stream id and a 32-bit big-endian counter (framecryptor's
+// own IVs: a random prefix per key object and a counter). Within a stream a
+// counter is accepted once, and not at all once it is `window` or more behind
+// the highest accepted one. Senders whose IV prefix changes every frame
+// (livekit-client and native put the RTP timestamp there) make one stream per
+// frame: then the most recent `max_streams` IVs are remembered exactly.
+class ReplayGuard {
+ public:
+  ReplayGuard(uint32_t window, size_t max_streams);
+  uint32_t window() const { return window_; }
+  // Records iv as accepted under (key_index, key_id); false when it was
+  // accepted before or is too old. Call only after authentication succeeded.
+  bool Accept(uint8_t key_index, uint64_t key_id, const uint8_t iv[kIvSize]);
+
+ private:
+  struct StreamKey {
+    uint64_t key_id;
+    uint64_t prefix;
+    uint8_t key_index;
+    bool operator==(const StreamKey& o) const {
+      return key_id == o.key_id && prefix == o.prefix && key_index == o.key_index;
+    }
+  };
+  struct StreamHash {
+    size_t operator()(const StreamKey& k) const {
+      return std::hash<uint64_t>()(k.key_id * 0x9e3779b97f4a7c15ULL ^ k.prefix ^ (uint64_t{k.key_index} << 56));
+    }
+  };
+  struct Stream {
+    uint32_t top = 0;
+    uint64_t last_use = 0;
+    std::vector<uint64_t> seen;  // ring of `window` bits, bit (counter % window)
+  };
+  void Evict();
+
+  const uint32_t window_;
+  const size_t max_streams_;
+  std::mutex mu_;
+  uint64_t tick_ = 0;
+  std::unordered_map<StreamKey, Stream, StreamHash> streams_;
+};
+
 struct DecryptOutcome {
   enum class Kind : uint8_t { kDecrypted, kEmpty, kSif };
   Status status = Status::kOk;
@@ -83,6 +156,12 @@ class FrameCryptorCore {
   bool packet_trailer() const { return packet_trailer_.load(); }
   void SetNormalizeStartCodes(bool on) { normalize_.store(on); }
   bool normalize_start_codes() const { return normalize_.load(); }
+  // Optional: counts per key index, and replay protection (shared by the
+  // cryptors of one participant). Set before use from several threads.
+  void SetCounters(std::shared_ptr<FrameCounters> c) { counters_ = std::move(c); }
+  const std::shared_ptr<FrameCounters>& counters() const { return counters_; }
+  void SetReplayGuard(std::shared_ptr<ReplayGuard> g) { replay_ = std::move(g); }
+  const std::shared_ptr<ReplayGuard>& replay_guard() const { return replay_; }
 
   size_t EncryptBound(size_t n) const { return EncryptedSizeBound(codec_, n); }
   size_t DecryptBound(size_t n) const { return DecryptedSizeBound(codec_, n); }
@@ -109,6 +188,12 @@ class FrameCryptorCore {
   std::atomic<uint8_t> key_index_{0};
   std::atomic<bool> packet_trailer_{false};
   std::atomic<bool> normalize_{true};
+  std::shared_ptr<FrameCounters> counters_;
+  std::shared_ptr<ReplayGuard> replay_;
+
+  void Count(int key_index, FrameCounters::Kind kind) const {
+    if (counters_ && key_index >= 0) counters_->Add(static_cast<size_t>(key_index), kind);
+  }
 };
 
 }  // namespace framecryptor

@@ -66,8 +66,9 @@ struct DecryptParams {
 // Tries, in order, every layout a LiveKit sender could have used for this
 // frame (livekit-client's, native's H.26x rules) and returns the first that
 // authenticates. kAuthFailed when none does (out wiped).
+// iv_out, if given, receives the IV of the frame that authenticated.
 Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, MutByteView out,
-                    FrameLayout* layout_used = nullptr);
+                    FrameLayout* layout_used = nullptr, uint8_t* iv_out = nullptr);
 
 // The candidate layouts DecryptFrame tries, most likely first; returns count.
 size_t ReceiverLayouts(const DecryptParams& p, ByteView in, FrameLayout out[6]);

@@ -20,6 +20,7 @@ enum class Status : uint8_t {
   kUnstableLayout,    // no IV gave a frame that receivers parse the way it was built
   kTooLarge,          // input exceeds what OpenSSL's int-sized API accepts
   kInternal,          // OpenSSL reported an unexpected failure
+  kReplay,            // authentic frame whose IV was already accepted (replay protection)
 };
 
 // Static, key-free description of a status.

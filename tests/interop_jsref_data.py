@@ -1,0 +1,354 @@
+"""Data-channel interop check against the real livekit-client 2.23.0 E2EE worker (../shared/tools/jsref).
+
+Not part of the test suite (it needs Node and the jsref tool installed); run by hand:
+
+    d=$(mktemp -d) && cp -r ../shared/tools/jsref "$d" && (cd "$d/jsref" && npm ci)
+    python tests/interop_jsref_data.py --jsref "$d/jsref" --packets 100
+
+Raw (HKDF) and passphrase (PBKDF2) keys, AES-128 and AES-256, several key indexes:
+  1. payloads framecryptor encrypts (EncryptedPacket fields, and whole DataPackets on the
+     wire) must decrypt in livekit-client's DataCryptor to the same bytes;
+  2. payloads and user packets livekit-client encrypts must decrypt in framecryptor
+     (EncryptedPacket and the whole wire DataPacket, compared with livekit-client's own
+     plain DataPacket);
+  3. text/byte streams framecryptor encrypts must decrypt packet by packet in livekit-client
+     to the stream header/chunks/trailer, and stream packets livekit-client encrypts must
+     reassemble in framecryptor;
+  4. data-track frames: payloads encrypted by framecryptor decrypt in livekit-client with
+     the key index and IV of the E2EE extension, and the extension's layout is what
+     livekit-client's own DataTrackPacket parses and writes (checked in Node).
+Exits non-zero on any mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import struct
+import subprocess
+import sys
+from typing import Any
+
+import framecryptor as fc
+from livekit.protocol.models import DataPacket, EncryptedPacketPayload, UserPacket
+
+SIZES = [0, 1, 2, 15, 16, 17, 100, 1000, 15_000, 60_000]
+
+
+class JsRef:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.proc = subprocess.Popen(
+            ["node", "jsref.mjs"], cwd=path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.n = 0
+
+    def call(self, req: dict[str, Any]) -> dict[str, Any]:
+        self.n += 1
+        req = {"id": self.n, **req}
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        reply: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        assert reply.get("id") == self.n, reply
+        return reply
+
+    def close(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+COMBOS = [
+    # key type, key, key index, key size in bits
+    ("raw", "8d0c1a2b3c4d5e6f708192a3b4c5d6e7", 0, 128),
+    ("passphrase", "interop pässphrase", 1, 128),
+    ("raw", "521536a2e705d6b346ec4ca9e94811801d4f16ef739ade820d4f8c6029934801", 15, 128),
+    ("passphrase", "aes-256 room", 3, 256),
+    ("raw", "00112233445566778899aabbccddeeff", 7, 256),
+]
+
+
+def provider(key_type: str, key: str, key_index: int, key_bits: int) -> fc.KeyProvider:
+    kdf = fc.KeyDerivationFunction.HKDF if key_type == "raw" else fc.KeyDerivationFunction.PBKDF2
+    material = bytes.fromhex(key) if key_type == "raw" else key.encode()
+    kp = fc.KeyProvider(fc.KeyProviderOptions(key_derivation_function=kdf, key_size=key_bits // 8))
+    kp.set_key("alice", material, key_index)
+    return kp
+
+
+def b64(data: str | None) -> bytes:
+    return base64.b64decode(data or "")
+
+
+def js_matches_value(decoded: dict[str, Any], packet: DataPacket) -> bool:
+    """Does livekit-client's JSON of a decrypted EncryptedPacketPayload show packet's stream value?"""
+    which = packet.WhichOneof("value")
+    if which == "stream_header":
+        h = decoded.get("streamHeader", {})
+        ok = (
+            h.get("streamId") == packet.stream_header.stream_id
+            and h.get("topic", "") == packet.stream_header.topic
+        )
+        if packet.stream_header.HasField("total_length"):
+            ok = ok and int(h.get("totalLength", 0)) == packet.stream_header.total_length
+        ok = ok and h.get("attributes", {}) == dict(packet.stream_header.attributes)
+        if packet.stream_header.HasField("inline_content"):
+            ok = ok and b64(h.get("inlineContent")) == packet.stream_header.inline_content
+        return bool(ok)
+    if which == "stream_chunk":
+        c = decoded.get("streamChunk", {})
+        return bool(
+            c.get("streamId") == packet.stream_chunk.stream_id
+            and int(c.get("chunkIndex", 0)) == packet.stream_chunk.chunk_index
+            and b64(c.get("content")) == packet.stream_chunk.content
+        )
+    if which == "stream_trailer":
+        t = decoded.get("streamTrailer", {})
+        return bool(t.get("streamId") == packet.stream_trailer.stream_id)
+    if which == "user":
+        u = decoded.get("user", {})
+        return b64(u.get("payload")) == packet.user.payload and u.get("topic", "") == packet.user.topic
+    return False
+
+
+def build_data_track_packet(extension: bytes, payload: bytes, *, handle: int = 0x1234, seq: int = 7) -> bytes:
+    """A single-packet data-track frame (format v0) with one extension block, by the spec."""
+    ext_words = (2 + len(extension) + 3) // 4
+    padding = ext_words * 4 - 2 - len(extension)
+    first = (0 << 5) | (3 << 3) | (1 << 2)  # version 0, marker single, extension flag
+    header = bytes([first, 0]) + struct.pack(">HHHI", handle, seq, 3, 90_000)
+    return header + struct.pack(">H", ext_words - 1) + extension + bytes(padding) + payload
+
+
+NODE_DATA_TRACK = r"""
+import { DataTrackPacket } from 'livekit-client';
+const cases = JSON.parse(process.argv[1]);
+const out = [];
+for (const c of cases) {
+  const bytes = Uint8Array.from(Buffer.from(c.packet, 'hex'));
+  const [p] = DataTrackPacket.fromBinary(bytes);
+  const e = p.header.extensions.e2ee;
+  const rewritten = Buffer.from(p.toBinary()).toString('hex');
+  // A new extension built by livekit-client's own class, serialized by livekit-client.
+  const E2ee = e.constructor;
+  p.header.extensions.e2ee = new E2ee(c.newKeyIndex, Uint8Array.from(Buffer.from(c.newIv, 'hex')));
+  out.push({
+    keyIndex: e.keyIndex,
+    iv: Buffer.from(e.iv).toString('hex'),
+    payload: Buffer.from(p.payload).toString('hex'),
+    rewritten,
+    jsBuilt: Buffer.from(p.toBinary()).toString('hex'),
+  });
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def run(jsref: str, per_combo: int, seed: int) -> int:
+    rng = random.Random(seed)
+    ref = JsRef(jsref)
+    failures = 0
+    counts = {
+        "payload ours->js": 0,
+        "wire ours->js": 0,
+        "payload js->ours": 0,
+        "wire js->ours": 0,
+        "user js->ours": 0,
+        "stream packets ours->js": 0,
+        "stream packets js->ours": 0,
+        "streams js->ours reassembled": 0,
+        "data-track ours->js": 0,
+        "data-track layout (Node)": 0,
+    }
+
+    def fail(msg: str) -> None:
+        nonlocal failures
+        failures += 1
+        print("FAIL", msg)
+
+    track_cases: list[dict[str, Any]] = []
+    for key_type, key, key_index, key_bits in COMBOS:
+        kp = provider(key_type, key, key_index, key_bits)
+        sender = fc.DataCryptor(kp, "alice")
+        receiver = fc.DataCryptor(provider(key_type, key, key_index, key_bits), "alice")
+        common = {
+            "key": key,
+            "keyType": key_type,
+            "keyIndex": key_index,
+            "keySize": key_bits,
+            "participant": "alice",
+            "ctx": f"{key_type}-{key_bits}",
+        }
+        for i in range(per_combo):
+            size = SIZES[i % len(SIZES)] if i < len(SIZES) else rng.randrange(0, 20_000)
+            payload = rng.randbytes(size)
+            # 1. ours -> livekit-client: raw payload fields, and a whole DataPacket.
+            ep = sender.encrypt_payload(payload)
+            r = ref.call(
+                {
+                    "op": "data-decrypt",
+                    "encryptedValue": ep.encrypted_value.hex(),
+                    "iv": ep.iv.hex(),
+                    **common,
+                }
+            )
+            counts["payload ours->js"] += 1
+            if not r["ok"] or bytes.fromhex(r["data"]) != payload:
+                fail(f"payload ours->js {key_type} k{key_index} {size}B: {str(r)[:200]}")
+            user = DataPacket(
+                participant_identity="alice",
+                destination_identities=["bob"],
+                sequence=i + 1,
+                user=UserPacket(payload=payload, topic=f"t{i}"),
+            )
+            wire = sender.encrypt_data_packet(user).SerializeToString()
+            r = ref.call({"op": "data-decrypt", "wire": wire.hex(), **common})
+            counts["wire ours->js"] += 1
+            expected = EncryptedPacketPayload(user=user.user).SerializeToString()
+            if (
+                not r["ok"]
+                or bytes.fromhex(r["data"]) != expected
+                or not js_matches_value(r.get("decoded", {}), user)
+            ):
+                fail(f"wire ours->js {key_type} k{key_index} {size}B: {str(r)[:200]}")
+            # 2. livekit-client -> ours.
+            r = ref.call({"op": "data-encrypt", "payload": payload.hex(), **common})
+            counts["payload js->ours"] += 1
+            try:
+                got = receiver.decrypt_bytes(
+                    bytes.fromhex(r["encryptedValue"]), bytes.fromhex(r["iv"]), r["keyIndex"]
+                )
+                via_wire = receiver.decrypt_packet(
+                    DataPacket.FromString(bytes.fromhex(r["wire"])).encrypted_packet, raw=True
+                )
+                counts["wire js->ours"] += 1
+                if got != payload or via_wire != payload:
+                    fail(f"js->ours {key_type} k{key_index} {size}B differs")
+            except fc.E2EEError as e:
+                fail(f"js->ours {key_type} k{key_index} {size}B: {e!r}")
+            if i % 4 == 0:
+                r = ref.call(
+                    {
+                        "op": "data-encrypt",
+                        "user": {"payload": payload[:2000].hex(), "topic": f"t{i}"},
+                        **common,
+                    }
+                )
+                counts["user js->ours"] += 1
+                try:
+                    got_packet = receiver.decrypt_data_packet(bytes.fromhex(r["wire"]))
+                    plain = DataPacket.FromString(bytes.fromhex(r["plainDataPacket"]))
+                    if got_packet.user != plain.user or got_packet.sequence != 1:
+                        fail(f"user js->ours {key_type} k{key_index}: {got_packet} vs {plain}")
+                except fc.E2EEError as e:
+                    fail(f"user js->ours {key_type}: {e!r}")
+            # 4. data-track frames.
+            if i % 5 == 0:
+                frame = sender.encrypt_data_track_frame(payload[:5000])
+                r = ref.call(
+                    {
+                        "op": "data-decrypt",
+                        "encryptedValue": frame.payload.hex(),
+                        "iv": frame.extension.iv.hex(),
+                        **common,
+                        "keyIndex": frame.extension.key_index,
+                        "decodePayload": False,
+                    }
+                )
+                counts["data-track ours->js"] += 1
+                if not r["ok"] or bytes.fromhex(r["data"]) != payload[:5000]:
+                    fail(f"data-track ours->js {key_type}: {str(r)[:200]}")
+                track_cases.append(
+                    {
+                        "packet": build_data_track_packet(
+                            frame.extension.to_bytes(), frame.payload[:64]
+                        ).hex(),
+                        "keyIndex": frame.extension.key_index,
+                        "iv": frame.extension.iv.hex(),
+                        "payload": frame.payload[:64].hex(),
+                        "newKeyIndex": rng.randrange(256),
+                        "newIv": rng.randbytes(12).hex(),
+                    }
+                )
+
+        # 3. streams, ours -> livekit-client (each packet decrypted by its DataCryptor).
+        text = "".join(rng.choice("abcäöü€𝄞 \n") for _ in range(rng.randrange(1, 40_000)))
+        streams = [
+            list(fc.encrypt_text_stream(sender, text, topic="chat", attributes={"k": "v"})),
+            list(fc.encrypt_byte_stream(sender, rng.randbytes(35_000), name="f.bin", topic="files")),
+            list(fc.encrypt_text_stream(sender, "inline ✓", inline=True)),
+            list(fc.encrypt_byte_stream(sender, bytes(50_000), compress=True)),
+        ]
+        for packets in streams:
+            for packet in packets:
+                clear = receiver.decrypt_data_packet(packet)
+                r = ref.call({"op": "data-decrypt", "wire": packet.SerializeToString().hex(), **common})
+                counts["stream packets ours->js"] += 1
+                if not r["ok"] or not js_matches_value(r.get("decoded", {}), clear):
+                    fail(f"stream packet ours->js {clear.WhichOneof('value')}: {str(r)[:300]}")
+        # 3b. streams, livekit-client -> ours: livekit-client encrypts each clear stream packet's payload.
+        for packets in (
+            list(fc.text_stream_packets(text, topic="js", participant_identity="alice")),
+            list(fc.byte_stream_packets(rng.randbytes(31_000), name="x", participant_identity="alice")),
+        ):
+            wires: list[DataPacket] = []
+            for packet in packets:
+                which = packet.WhichOneof("value")
+                payload_msg = EncryptedPacketPayload()
+                getattr(payload_msg, which).CopyFrom(getattr(packet, which))
+                r = ref.call(
+                    {"op": "data-encrypt", "payload": payload_msg.SerializeToString().hex(), **common}
+                )
+                counts["stream packets js->ours"] += 1
+                js_wire = DataPacket.FromString(bytes.fromhex(r["wire"]))
+                js_wire.participant_identity = "alice"  # the server sets this on forwarded packets
+                wires.append(js_wire)
+            try:
+                got_stream = fc.decrypt_stream(receiver, wires)
+                counts["streams js->ours reassembled"] += 1
+                want = b"".join(
+                    p.stream_chunk.content for p in packets if p.WhichOneof("value") == "stream_chunk"
+                )
+                if got_stream.data != want or got_stream.info.encryption_type != 0:
+                    fail("stream js->ours content differs")
+            except fc.E2EEError as e:
+                fail(f"stream js->ours: {e!r}")
+    ref.close()
+
+    # 4b. data-track extension layout in livekit-client's own DataTrackPacket (Node, no worker).
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", NODE_DATA_TRACK, json.dumps(track_cases)],
+        cwd=jsref,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for case, js in zip(track_cases, json.loads(out.stdout.strip().splitlines()[-1])):
+        counts["data-track layout (Node)"] += 1
+        if js["keyIndex"] != case["keyIndex"] or js["iv"] != case["iv"] or js["payload"] != case["payload"]:
+            fail(f"data-track parse in JS: {js} vs {case}")
+        if js["rewritten"] != case["packet"]:
+            fail(f"data-track JS re-serialization differs: {js['rewritten']} vs {case['packet']}")
+        parsed = fc.parse_data_track_packet(bytes.fromhex(js["jsBuilt"]))
+        ext = parsed.extensions.e2ee
+        if ext is None or ext.key_index != case["newKeyIndex"] or ext.iv.hex() != case["newIv"]:
+            fail(f"data-track packet built by JS parses differently: {parsed}")
+    print(json.dumps(counts))
+    print("FAILURES:", failures)
+    return 1 if failures else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jsref", required=True, help="directory of an installed jsref tool (npm ci done)")
+    ap.add_argument("--packets", type=int, default=40, help="random payloads per key combination")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    return run(args.jsref, args.packets, args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
