@@ -42,6 +42,7 @@ py::object MakeStatusError(Status s, const std::string& extra, int key_index) {
   switch (s) {
     case Status::kOk:
     case Status::kInternal:
+    case Status::kAborted:
       name = "InternalError";
       break;
     case Status::kInvalidArgument:

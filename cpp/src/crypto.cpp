@@ -8,6 +8,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -139,8 +140,8 @@ void AesGcmKey::Release(CtxPtr ctx) const {
   if (pool_.size() < 16) pool_.push_back(std::move(ctx));
 }
 
-Status AesGcmKey::Seal(const uint8_t iv[kIvSize], ByteView aad, ByteView plaintext,
-                       uint8_t* out) const {
+Status AesGcmKey::Seal(const uint8_t iv[kIvSize], ByteView aad, ByteView plaintext, uint8_t* out,
+                       const ChunkObserver* observer) const {
   if (!fits_int(aad.size) || plaintext.size > kMaxCryptSize) return Status::kTooLarge;
   CtxPtr ctx = Acquire();
   if (!ctx) return fail(Status::kInternal);
@@ -151,22 +152,27 @@ Status AesGcmKey::Seal(const uint8_t iv[kIvSize], ByteView aad, ByteView plainte
   if (aad.size != 0 && 1 != EVP_EncryptUpdate(c, nullptr, &len, aad.data, static_cast<int>(aad.size)))
     return fail(Status::kInternal);
   size_t written = 0;
-  if (plaintext.size != 0) {
-    if (1 != EVP_EncryptUpdate(c, out, &len, plaintext.data, static_cast<int>(plaintext.size)))
+  // One update for the whole input, or cache-sized pieces for an observer
+  // (multiples of the AES block, so GCM buffers nothing between them).
+  const size_t step = observer ? kChunk : plaintext.size;
+  while (written < plaintext.size) {
+    const size_t n = std::min(step, plaintext.size - written);
+    if (1 != EVP_EncryptUpdate(c, out + written, &len, plaintext.data + written, static_cast<int>(n)) ||
+        static_cast<size_t>(len) != n)
       return fail(Status::kInternal);
-    written = static_cast<size_t>(len);
+    if (observer) (*observer)(out + written, n);
+    written += n;
   }
-  if (1 != EVP_EncryptFinal_ex(c, out + written, &len)) return fail(Status::kInternal);
-  written += static_cast<size_t>(len);
-  if (written != plaintext.size) return fail(Status::kInternal);
+  if (1 != EVP_EncryptFinal_ex(c, out + written, &len) || len != 0) return fail(Status::kInternal);
   if (1 != EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagSize), out + written))
     return fail(Status::kInternal);
+  if (observer) (*observer)(out + written, kTagSize);
   Release(std::move(ctx));
   return Status::kOk;
 }
 
-Status AesGcmKey::Open(const uint8_t iv[kIvSize], ByteView aad, ByteView ciphertext_and_tag,
-                       uint8_t* out) const {
+Status AesGcmKey::Open(const uint8_t iv[kIvSize], ByteView aad, ByteView ciphertext_and_tag, uint8_t* out,
+                       const ChunkObserver* observer) const {
   if (ciphertext_and_tag.size < kTagSize) return Status::kAuthFailed;
   if (!fits_int(aad.size) || ciphertext_and_tag.size > kMaxCryptSize + kTagSize)
     return Status::kTooLarge;
@@ -180,24 +186,31 @@ Status AesGcmKey::Open(const uint8_t iv[kIvSize], ByteView aad, ByteView ciphert
   if (!ctx) return fail(Status::kInternal);
   EVP_CIPHER_CTX* c = ctx.get();
   int len = 0;
+  size_t written = 0;
+  // Any exit but success wipes what was written: never unauthenticated plaintext.
+  auto abandon = [&](Status st) {
+    SecureWipe(out, written);
+    return fail(st);
+  };
   if (1 != EVP_DecryptInit_ex2(c, nullptr, nullptr, iv, nullptr)) return fail(Status::kInternal);
   if (aad.size != 0 && 1 != EVP_DecryptUpdate(c, nullptr, &len, aad.data, static_cast<int>(aad.size)))
     return fail(Status::kInternal);
-  size_t written = 0;
-  if (ct_len != 0) {
-    if (1 != EVP_DecryptUpdate(c, out, &len, ciphertext_and_tag.data, static_cast<int>(ct_len)))
-      return fail(Status::kInternal);
-    written = static_cast<size_t>(len);
+  const size_t step = observer ? kChunk : ct_len;
+  while (written < ct_len) {
+    const size_t n = std::min(step, ct_len - written);
+    if (observer && !(*observer)(ciphertext_and_tag.data + written, n)) return abandon(Status::kAborted);
+    if (1 != EVP_DecryptUpdate(c, out + written, &len, ciphertext_and_tag.data + written, static_cast<int>(n)) ||
+        static_cast<size_t>(len) != n)
+      return abandon(Status::kInternal);
+    written += n;
   }
+  if (observer && !(*observer)(tag, kTagSize)) return abandon(Status::kAborted);
   if (1 != EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagSize), tag))
-    return fail(Status::kInternal);
+    return abandon(Status::kInternal);
   // The tag comparison is OpenSSL's (constant time).
   const int ok = EVP_DecryptFinal_ex(c, out + written, &len);
   Release(std::move(ctx));
-  if (ok != 1) {
-    SecureWipe(out, ct_len);  // never leave unauthenticated plaintext behind
-    return fail(Status::kAuthFailed);
-  }
+  if (ok != 1) return abandon(Status::kAuthFailed);
   return Status::kOk;
 }
 
@@ -298,6 +311,8 @@ const char* status_message(Status s) {
       return "internal crypto error";
     case Status::kReplay:
       return "replayed frame (its IV was already accepted under this key)";
+    case Status::kAborted:
+      return "operation aborted";
   }
   return "unknown status";
 }

@@ -39,6 +39,69 @@ bool extended_slice_layout(ByteView in, FrameLayout* out) {
   return true;
 }
 
+// Decrypts header | RBSP-escaped(ciphertext | tag | IV | 0x0C | key index)
+// into out (the header, then the plaintext); returns the size written.
+// Emulation bytes are local (every 03 right after 00 00 is one, which is what
+// livekit-client's left-to-right unescaping removes), so the IV and trailer
+// are unescaped from the last bytes alone, and the ciphertext is decrypted
+// straight from the input while a detector watches it for 00 00 03. Only a
+// frame with an emulation byte inside its ciphertext or tag (rare: about one
+// in 4,000 for 1 KiB of ciphertext) takes the copy-and-unescape path.
+Result DecryptEscaped(const AesGcmKey& key, ByteView header, ByteView body, uint8_t* out, uint8_t* iv_out) {
+  constexpr size_t kSuffix = 64;  // >= 14 unescaped bytes plus any emulation bytes among them
+  const size_t h = header.size;
+  const size_t n = body.size;
+  const size_t start = n > kSuffix ? n - kSuffix : 0;
+  const size_t ctx = start >= 2 ? start - 2 : 0;  // two bytes of context before the suffix
+  uint32_t sp[kSuffix];
+  const size_t sk = RbspUnescapePoints(body.sub(ctx, n - ctx), sp, kSuffix);
+  // livekit-client unescapes only when a pattern starts before the last 3 bytes
+  const bool needs = sk != 0 && ctx + sp[0] < n - 1;
+  uint8_t tail[kIvSize + kTrailerSize];
+  size_t t = sizeof tail;
+  size_t x = n;  // becomes the end of ciphertext | tag in the input
+  size_t pi = needs ? sk : 0;
+  while (t > 0 && x > start) {
+    --x;
+    if (pi > 0 && ctx + sp[pi - 1] == x) {
+      --pi;
+      continue;
+    }
+    tail[--t] = body[x];
+  }
+  if (t != 0 || x < kTagSize) return Result::Err(Status::kFrameTooShort);
+  if (tail[kIvSize] != kIvLengthByte) return Result::Err(Status::kBadTrailer);
+  if (pi == 0) {
+    RbspPatternDetector detector;
+    const AesGcmKey::ChunkObserver watch = [&](const uint8_t* d, size_t len) { return detector.Feed(d, len); };
+    const Status st = key.Open(tail, header, body.first(x), out + h, &watch);
+    if (st == Status::kOk) {
+      std::memcpy(out, header.data, h);
+      if (iv_out) std::memcpy(iv_out, tail, kIvSize);
+      return Result::Ok(h + x - kTagSize);
+    }
+    if (st != Status::kAborted) return Result::Err(st);
+  }
+  // Emulation bytes inside the ciphertext: unescape into out, decrypt in place.
+  std::memcpy(out, header.data, h);
+  size_t u = n;
+  if (RbspNeedsUnescape(body)) {
+    u = RbspUnescape(body, out + h);
+  } else {
+    std::memcpy(out + h, body.data, n);
+  }
+  const size_t total = h + u;
+  if (u < kFrameOverhead) return Result::Err(Status::kFrameTooShort);
+  if (out[total - 2] != kIvLengthByte) return Result::Err(Status::kBadTrailer);
+  const size_t ct_len = u - kIvSize - kTrailerSize;
+  uint8_t iv[kIvSize];
+  std::memcpy(iv, out + total - kTrailerSize - kIvSize, kIvSize);
+  const Status st = key.Open(iv, ByteView(out, h), ByteView(out + h, ct_len), out + h);
+  if (st != Status::kOk) return Result::Err(st);
+  if (iv_out) std::memcpy(iv_out, iv, kIvSize);
+  return Result::Ok(h + ct_len - kTagSize);
+}
+
 // Fail closed: nothing of a failed encryption may be used as output.
 Result fail_encrypt(MutByteView out, size_t written, Status st) {
   SecureWipe(out.data, written);
@@ -115,15 +178,23 @@ Result EncryptFrame(AesGcmKey& key, const EncryptParams& p, ByteView in, MutByte
       write_trailer(ct + body.size + kTagSize, iv, p.key_index);
       total = header_out + m;
     } else {
-      // Encrypt straight to the final position; escaping then usually only
-      // inserts a few bytes (zero runs are rare in ciphertext, but the IV
-      // counter has some), shifting what follows them in place.
+      // Encrypt straight to the final position while finding escape points in
+      // each piece of ciphertext as it leaves AES (still in cache). Zero runs
+      // are rare in ciphertext, so escaping usually only inserts a few bytes
+      // near the end (the IV counter), shifting what follows them in place.
       uint8_t* body_out = out.data + header_out;
-      st = key.Seal(iv, aad, body, body_out);
-      if (st != Status::kOk) return fail_encrypt(out, needed, st);
-      write_trailer(body_out + body.size + kTagSize, iv, p.key_index);
       uint32_t points[kInlinePoints];
-      const size_t k = RbspEscapePoints({body_out, m}, points, kInlinePoints);
+      RbspEscapeScanner scanner(points, kInlinePoints);
+      const AesGcmKey::ChunkObserver observe = [&](const uint8_t* d, size_t n) {
+        scanner.Feed(d, n);
+        return true;
+      };
+      st = key.Seal(iv, aad, body, body_out, &observe);
+      if (st != Status::kOk) return fail_encrypt(out, needed, st);
+      uint8_t* tail_start = body_out + body.size + kTagSize;
+      write_trailer(tail_start, iv, p.key_index);
+      scanner.Feed(tail_start, kIvSize + kTrailerSize);
+      const size_t k = scanner.count();
       if (k <= kInlinePoints) {
         RbspEscapeInPlace(body_out, m, points, k);
         total = header_out + m + k;
@@ -200,63 +271,25 @@ Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, M
     const size_t h = l.header_len;
     if (h + kFrameOverhead > in.size) continue;
     const ByteView body = in.from(h);
-    uint32_t points[kInlinePoints];
-    size_t k = 0;
-    if (l.nal) {
-      k = RbspUnescapePoints(body, points, kInlinePoints);
-      // livekit-client unescapes only when a pattern starts before the last 3 bytes.
-      if (k != 0 && points[0] >= body.size - 1) k = 0;
-    }
-    if (k == 0) {
-      // Nothing to unescape: decrypt straight from the input.
+    if (!l.nal) {
       any_fits = true;
-      const size_t ct_len = in.size - h - kIvSize - kTrailerSize;  // includes tag
+      const size_t ct_len = body.size - kIvSize - kTrailerSize;  // includes tag
       const uint8_t* iv = in.data + in.size - kTrailerSize - kIvSize;
-      st = key.Open(iv, in.first(h), in.sub(h, ct_len), out.data + h);
-      if (st == Status::kOk) {
-        if (h != 0) std::memcpy(out.data, in.data, h);  // out.data may be null (VP9/AV1, empty body)
-        if (iv_out) std::memcpy(iv_out, iv, kIvSize);
-        if (layout_used) *layout_used = l;
-        return Result::Ok(h + ct_len - kTagSize);
-      }
-    } else if (k <= kInlinePoints && body.size - k >= kFrameOverhead &&
-               points[0] >= body.size - k - kIvSize - kTrailerSize) {
-      // Emulation bytes only in the IV/trailer (typical of our own IV counter):
-      // ciphertext and tag are read in place, the 14-byte tail is unescaped aside.
-      const size_t ct_len = body.size - k - kIvSize - kTrailerSize;
-      uint8_t tail[kIvSize + kTrailerSize];
-      size_t t = 0;
-      size_t next = 0;
-      for (size_t i = ct_len; i < body.size; ++i) {
-        if (next < k && points[next] == i) {
-          ++next;
-          continue;
-        }
-        tail[t++] = body[i];
-      }
-      if (t != sizeof tail || tail[kIvSize] != kIvLengthByte) continue;
-      any_fits = true;
-      st = key.Open(tail, in.first(h), body.first(ct_len), out.data + h);
+      st = key.Open(iv, in.first(h), body.first(ct_len), out.data + h);
       if (st == Status::kOk) {
         std::memcpy(out.data, in.data, h);
-        if (iv_out) std::memcpy(iv_out, tail, kIvSize);
+        if (iv_out) std::memcpy(iv_out, iv, kIvSize);
         if (layout_used) *layout_used = l;
         return Result::Ok(h + ct_len - kTagSize);
       }
     } else {
-      // General case: unescape into out (header first), then decrypt in place.
-      std::memcpy(out.data, in.data, h);
-      const size_t u = RbspUnescape(body, out.data + h);
-      const size_t total = h + u;
-      if (u < kFrameOverhead || out.data[total - 2] != kIvLengthByte) continue;
+      const Result r = DecryptEscaped(key, in.first(h), body, out.data, iv_out);
+      st = r.status;
+      if (st == Status::kFrameTooShort || st == Status::kBadTrailer) continue;
       any_fits = true;
-      const size_t ct_len = u - kIvSize - kTrailerSize;
-      const uint8_t* iv = out.data + total - kTrailerSize - kIvSize;
-      st = key.Open(iv, ByteView(out.data, h), ByteView(out.data + h, ct_len), out.data + h);
       if (st == Status::kOk) {
-        if (iv_out) std::memcpy(iv_out, iv, kIvSize);
         if (layout_used) *layout_used = l;
-        return Result::Ok(h + ct_len - kTagSize);
+        return r;
       }
     }
     if (st != Status::kAuthFailed) {

@@ -115,6 +115,58 @@ size_t RbspEscapePoints(ByteView in, uint32_t* points, size_t max) {
   return count;
 }
 
+void RbspEscapeScanner::Feed(const uint8_t* data, size_t n) {
+  auto point = [&](size_t i) {
+    if (count_ < max_) points_[count_] = static_cast<uint32_t>(offset_ + i);
+    ++count_;
+  };
+  size_t i = 0;
+  while (i < n) {
+    if (zeros_ == 0) {
+      // Skip to the next zero pair; a lone zero ending the piece may pair with the next piece.
+      const size_t p = static_cast<size_t>(FindZeroPair(data + i, data + n) - data);
+      if (p >= n) {
+        zeros_ = data[n - 1] == 0 ? 1 : 0;
+        break;
+      }
+      i = p;
+    }
+    // Byte at a time until a non-zero byte resets the counter (as RbspEscapePoints).
+    while (i < n) {
+      const uint8_t b = data[i];
+      if (zeros_ >= 2 && b <= 3) {
+        point(i);
+        zeros_ = 0;
+      }
+      ++i;
+      if (b != 0) {
+        zeros_ = 0;
+        break;
+      }
+      ++zeros_;
+    }
+  }
+  offset_ += n;
+}
+
+bool RbspPatternDetector::Feed(const uint8_t* data, size_t n) {
+  if (n == 0) return true;
+  // Patterns that start in earlier pieces.
+  if (seen_ >= 2 && prev_[0] == 0 && prev_[1] == 0 && data[0] == 3) return false;
+  if (seen_ >= 1 && n >= 2 && prev_[1] == 0 && data[0] == 0 && data[1] == 3) return false;
+  uint32_t first;
+  if (RbspUnescapePoints({data, n}, &first, 1) != 0) return false;
+  if (n >= 2) {
+    prev_[0] = data[n - 2];
+    prev_[1] = data[n - 1];
+  } else {
+    prev_[0] = prev_[1];
+    prev_[1] = data[0];
+  }
+  seen_ += n;
+  return true;
+}
+
 size_t RbspEscapedSize(ByteView in) {
   size_t count = 0;
   escape_points(in, [&](size_t) { ++count; });

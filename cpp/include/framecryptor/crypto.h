@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -56,15 +57,23 @@ class AesGcmKey {
   // Test hook: move the counter (only forward) to exercise exhaustion.
   void AdvanceIvCounterForTesting(uint64_t value);
 
+  // Sees the ciphertext in pieces of at most kChunk bytes, in order, while it
+  // is still in cache (Seal: each piece of output, then the tag; Open: each
+  // piece of input before it is decrypted, the tag last). Returning false
+  // stops Open (kAborted); Seal ignores the result.
+  using ChunkObserver = std::function<bool(const uint8_t* data, size_t n)>;
+  static constexpr size_t kChunk = 4096;
+
   // out receives plaintext.size + 16 bytes (ciphertext || tag). out may equal
   // plaintext.data (in place); other overlaps are not allowed.
-  Status Seal(const uint8_t iv[kIvSize], ByteView aad, ByteView plaintext, uint8_t* out) const;
+  Status Seal(const uint8_t iv[kIvSize], ByteView aad, ByteView plaintext, uint8_t* out,
+              const ChunkObserver* observer = nullptr) const;
 
   // ciphertext_and_tag.size >= 16; out receives size - 16 bytes. out may equal
-  // ciphertext_and_tag.data. On kAuthFailed the bytes written to out are
-  // unauthenticated and have already been wiped.
-  Status Open(const uint8_t iv[kIvSize], ByteView aad, ByteView ciphertext_and_tag,
-              uint8_t* out) const;
+  // ciphertext_and_tag.data. On kAuthFailed (or kAborted) the bytes written to
+  // out are unauthenticated and have already been wiped.
+  Status Open(const uint8_t iv[kIvSize], ByteView aad, ByteView ciphertext_and_tag, uint8_t* out,
+              const ChunkObserver* observer = nullptr) const;
 
  private:
   struct CtxDeleter {

@@ -49,4 +49,32 @@ size_t RbspUnescapePoints(ByteView in, uint32_t* points, size_t max);
 // size written. out may equal in.data (in place) or not overlap it.
 size_t RbspUnescape(ByteView in, uint8_t* out);
 
+// Escape points of a stream fed in pieces (points are offsets from the first
+// byte fed). Feeding a block in pieces gives the same points as
+// RbspEscapePoints on the whole block.
+class RbspEscapeScanner {
+ public:
+  RbspEscapeScanner(uint32_t* points, size_t max) : points_(points), max_(max) {}
+  void Feed(const uint8_t* data, size_t n);
+  size_t count() const { return count_; }
+
+ private:
+  uint32_t* points_;
+  size_t max_;
+  size_t count_ = 0;
+  size_t offset_ = 0;
+  int zeros_ = 0;
+};
+
+// Detects an emulation prevention byte (00 00 03) in a stream fed in pieces,
+// patterns straddling pieces included. Feed returns false once one is seen.
+class RbspPatternDetector {
+ public:
+  bool Feed(const uint8_t* data, size_t n);
+
+ private:
+  size_t seen_ = 0;  // bytes fed so far (up to 2 matter)
+  uint8_t prev_[2] = {1, 1};
+};
+
 }  // namespace framecryptor

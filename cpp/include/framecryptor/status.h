@@ -21,6 +21,7 @@ enum class Status : uint8_t {
   kTooLarge,          // input exceeds what OpenSSL's int-sized API accepts
   kInternal,          // OpenSSL reported an unexpected failure
   kReplay,            // authentic frame whose IV was already accepted (replay protection)
+  kAborted,           // a chunk observer stopped the operation (internal to the core)
 };
 
 // Static, key-free description of a status.
