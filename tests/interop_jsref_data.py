@@ -3,14 +3,14 @@
 Not part of the test suite (it needs Node and the jsref tool installed); run by hand:
 
     d=$(mktemp -d) && cp -r ../shared/tools/jsref "$d" && (cd "$d/jsref" && npm ci)
-    python tests/interop_jsref_data.py --jsref "$d/jsref" --packets 100
+    python tests/interop_jsref_data.py --jsref "$d/jsref" --packets 100 --streams 4
 
 Raw (HKDF) and passphrase (PBKDF2) keys, AES-128 and AES-256, several key indexes:
   1. payloads framecryptor encrypts (EncryptedPacket fields, and whole DataPackets on the
      wire) must decrypt in livekit-client's DataCryptor to the same bytes;
   2. payloads and user packets livekit-client encrypts must decrypt in framecryptor
      (EncryptedPacket and the whole wire DataPacket, compared with livekit-client's own
-     plain DataPacket);
+     plain DataPacket), also from a sender 1-3 ratchets ahead (our ratchet window);
   3. text/byte streams framecryptor encrypts must decrypt packet by packet in livekit-client
      to the stream header/chunks/trailer, and stream packets livekit-client encrypts must
      reassemble in framecryptor;
@@ -124,8 +124,9 @@ def build_data_track_packet(extension: bytes, payload: bytes, *, handle: int = 0
 
 
 NODE_DATA_TRACK = r"""
+import { readFileSync } from 'node:fs';
 import { DataTrackPacket } from 'livekit-client';
-const cases = JSON.parse(process.argv[1]);
+const cases = JSON.parse(readFileSync(0, 'utf8'));
 const out = [];
 for (const c of cases) {
   const bytes = Uint8Array.from(Buffer.from(c.packet, 'hex'));
@@ -147,7 +148,7 @@ console.log(JSON.stringify(out));
 """
 
 
-def run(jsref: str, per_combo: int, seed: int) -> int:
+def run(jsref: str, per_combo: int, streams: int, seed: int) -> int:
     rng = random.Random(seed)
     ref = JsRef(jsref)
     failures = 0
@@ -157,6 +158,7 @@ def run(jsref: str, per_combo: int, seed: int) -> int:
         "payload js->ours": 0,
         "wire js->ours": 0,
         "user js->ours": 0,
+        "ratcheted js->ours": 0,
         "stream packets ours->js": 0,
         "stream packets js->ours": 0,
         "streams js->ours reassembled": 0,
@@ -229,6 +231,30 @@ def run(jsref: str, per_combo: int, seed: int) -> int:
                     fail(f"js->ours {key_type} k{key_index} {size}B differs")
             except fc.E2EEError as e:
                 fail(f"js->ours {key_type} k{key_index} {size}B: {e!r}")
+            if i % 10 == 0:
+                # A livekit-client sender 1..3 ratchets ahead: our receiver's ratchet window catches up.
+                steps = 1 + (i // 10) % 3
+                r = ref.call(
+                    {
+                        "op": "data-encrypt",
+                        "payload": payload.hex(),
+                        **common,
+                        "ctx": "ahead",
+                        "ratchets": steps,
+                    }
+                )
+                behind = fc.DataCryptor(provider(key_type, key, key_index, key_bits), "alice")
+                counts["ratcheted js->ours"] += 1
+                try:
+                    if (
+                        behind.decrypt_bytes(
+                            bytes.fromhex(r["encryptedValue"]), bytes.fromhex(r["iv"]), key_index
+                        )
+                        != payload
+                    ):
+                        fail(f"ratcheted js->ours {key_type} {steps} steps differs")
+                except fc.E2EEError as e:
+                    fail(f"ratcheted js->ours {key_type} {steps} steps: {e!r}")
             if i % 4 == 0:
                 r = ref.call(
                     {
@@ -274,53 +300,57 @@ def run(jsref: str, per_combo: int, seed: int) -> int:
                     }
                 )
 
-        # 3. streams, ours -> livekit-client (each packet decrypted by its DataCryptor).
-        text = "".join(rng.choice("abcäöü€𝄞 \n") for _ in range(rng.randrange(1, 40_000)))
-        streams = [
-            list(fc.encrypt_text_stream(sender, text, topic="chat", attributes={"k": "v"})),
-            list(fc.encrypt_byte_stream(sender, rng.randbytes(35_000), name="f.bin", topic="files")),
-            list(fc.encrypt_text_stream(sender, "inline ✓", inline=True)),
-            list(fc.encrypt_byte_stream(sender, bytes(50_000), compress=True)),
-        ]
-        for packets in streams:
-            for packet in packets:
-                clear = receiver.decrypt_data_packet(packet)
-                r = ref.call({"op": "data-decrypt", "wire": packet.SerializeToString().hex(), **common})
-                counts["stream packets ours->js"] += 1
-                if not r["ok"] or not js_matches_value(r.get("decoded", {}), clear):
-                    fail(f"stream packet ours->js {clear.WhichOneof('value')}: {str(r)[:300]}")
-        # 3b. streams, livekit-client -> ours: livekit-client encrypts each clear stream packet's payload.
-        for packets in (
-            list(fc.text_stream_packets(text, topic="js", participant_identity="alice")),
-            list(fc.byte_stream_packets(rng.randbytes(31_000), name="x", participant_identity="alice")),
-        ):
-            wires: list[DataPacket] = []
-            for packet in packets:
-                which = packet.WhichOneof("value")
-                payload_msg = EncryptedPacketPayload()
-                getattr(payload_msg, which).CopyFrom(getattr(packet, which))
-                r = ref.call(
-                    {"op": "data-encrypt", "payload": payload_msg.SerializeToString().hex(), **common}
-                )
-                counts["stream packets js->ours"] += 1
-                js_wire = DataPacket.FromString(bytes.fromhex(r["wire"]))
-                js_wire.participant_identity = "alice"  # the server sets this on forwarded packets
-                wires.append(js_wire)
-            try:
-                got_stream = fc.decrypt_stream(receiver, wires)
-                counts["streams js->ours reassembled"] += 1
-                want = b"".join(
-                    p.stream_chunk.content for p in packets if p.WhichOneof("value") == "stream_chunk"
-                )
-                if got_stream.data != want or got_stream.info.encryption_type != 0:
-                    fail("stream js->ours content differs")
-            except fc.E2EEError as e:
-                fail(f"stream js->ours: {e!r}")
+        for _ in range(streams):
+            # 3. streams, ours -> livekit-client (each packet decrypted by its DataCryptor).
+            text = "".join(rng.choice("abcäöü€𝄞 \n") for _ in range(rng.randrange(1, 40_000)))
+            blob = rng.randbytes(rng.randrange(0, 50_000))
+            ours_streams = [
+                fc.encrypt_text_stream(sender, text, topic="chat", attributes={"k": "v"}),
+                fc.encrypt_text_stream(sender, text, compress=True, chunk_size=rng.randrange(100, 15_001)),
+                fc.encrypt_byte_stream(
+                    sender, blob, name="f.bin", topic="files", trailer_attributes={"t": "1"}
+                ),
+                fc.encrypt_text_stream(sender, text[:200], inline=True),
+                fc.encrypt_byte_stream(sender, bytes(len(blob)), inline=True, compress=True),
+            ]
+            for packets_iter in ours_streams:
+                for packet in packets_iter:
+                    clear = receiver.decrypt_data_packet(packet)
+                    r = ref.call({"op": "data-decrypt", "wire": packet.SerializeToString().hex(), **common})
+                    counts["stream packets ours->js"] += 1
+                    if not r["ok"] or not js_matches_value(r.get("decoded", {}), clear):
+                        fail(f"stream packet ours->js {clear.WhichOneof('value')}: {str(r)[:300]}")
+            # 3b. streams, livekit-client -> ours: livekit-client encrypts each clear stream packet's payload.
+            for packets in (
+                list(fc.text_stream_packets(text, topic="js", participant_identity="alice")),
+                list(fc.byte_stream_packets(blob, name="x", participant_identity="alice", compress=True)),
+            ):
+                wires: list[DataPacket] = []
+                for packet in packets:
+                    which = packet.WhichOneof("value")
+                    payload_msg = EncryptedPacketPayload()
+                    getattr(payload_msg, which).CopyFrom(getattr(packet, which))
+                    r = ref.call(
+                        {"op": "data-encrypt", "payload": payload_msg.SerializeToString().hex(), **common}
+                    )
+                    counts["stream packets js->ours"] += 1
+                    js_wire = DataPacket.FromString(bytes.fromhex(r["wire"]))
+                    js_wire.participant_identity = "alice"  # the server sets this on forwarded packets
+                    wires.append(js_wire)
+                try:
+                    got_stream = fc.decrypt_stream(receiver, wires)
+                    counts["streams js->ours reassembled"] += 1
+                    want = text.encode() if got_stream.info.kind == "text" else blob
+                    if got_stream.data != want or got_stream.info.encryption_type != 0:
+                        fail("stream js->ours content differs")
+                except fc.E2EEError as e:
+                    fail(f"stream js->ours: {e!r}")
     ref.close()
 
     # 4b. data-track extension layout in livekit-client's own DataTrackPacket (Node, no worker).
     out = subprocess.run(
-        ["node", "--input-type=module", "-e", NODE_DATA_TRACK, json.dumps(track_cases)],
+        ["node", "--input-type=module", "-e", NODE_DATA_TRACK],
+        input=json.dumps(track_cases),
         cwd=jsref,
         capture_output=True,
         text=True,
@@ -345,9 +375,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jsref", required=True, help="directory of an installed jsref tool (npm ci done)")
     ap.add_argument("--packets", type=int, default=40, help="random payloads per key combination")
+    ap.add_argument("--streams", type=int, default=4, help="rounds of stream checks per key combination")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    return run(args.jsref, args.packets, args.seed)
+    return run(args.jsref, args.packets, args.streams, args.seed)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""framecryptor: LiveKit end-to-end encryption for media frames, on OpenSSL.
+"""framecryptor: LiveKit end-to-end encryption for media frames and data packets, on OpenSSL.
 
-Byte-compatible with livekit-client (JS) and the native SDKs' frame cryptor::
+Byte-compatible with livekit-client (JS) and the native SDKs (frames, data packets,
+text/byte streams, data tracks); bridges to livekit.rtc rooms (``pip install
+framecryptor[livekit]``)::
 
     import framecryptor as fc
 
@@ -77,6 +79,7 @@ from .options import (
     key_fingerprint,
 )
 from .packet_trailer import append_packet_trailer, strip_packet_trailer
+from .inspect import FrameInspection, KeyCandidate, inspect_frame
 
 __version__ = "0.1.0"
 
@@ -118,6 +121,10 @@ __all__ = [
     "key_fingerprint",
     "ratchet_material",
     "strip_packet_trailer",
+    # frame inspection ("why doesn't it decrypt?")
+    "FrameInspection",
+    "KeyCandidate",
+    "inspect_frame",
     # data channel (packets, data tracks, streams)
     "DataCryptor",
     "DataStreamError",
