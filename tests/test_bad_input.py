@@ -227,3 +227,25 @@ def test_authentication_failures_are_one_opaque_error(kp: fc.KeyProvider) -> Non
             rx.decrypt(bytes(bad))
         messages.add((type(info.value), str(info.value)))
     assert messages == {(fc.DecryptionError, "decryption failed")}
+
+
+def test_disabled_cryptor_checks_output_buffers_like_enabled(kp: fc.KeyProvider) -> None:
+    for enabled in (True, False):
+        c = fc.FrameCryptor(kp, "alice", "vp8", enabled=enabled)
+        for out in (5, "text", bytes(500), np.zeros(1000, dtype=np.uint8)[::2]):
+            with pytest.raises(fc.InvalidBufferError):
+                c.encrypt_into(GOOD_PLAIN, out)
+        with pytest.raises(fc.InvalidArgumentError):
+            c.encrypt_into(GOOD_PLAIN, bytearray(3))
+    out = np.zeros((4, 100), dtype=np.uint8)  # any writable C-contiguous buffer
+    n = fc.FrameCryptor(kp, "alice", "vp8", enabled=False).encrypt_into(GOOD_PLAIN, out)
+    assert out.tobytes()[:n] == GOOD_PLAIN
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"user_timestamp": -1}, {"user_timestamp": 2**64}, {"frame_id": 2**32}, {"frame_id": True}, {"user_data": b"x" * 300}],
+)
+def test_packet_trailer_fields_out_of_range(kw: dict[str, object]) -> None:
+    with pytest.raises(fc.InvalidArgumentError):
+        fc.append_packet_trailer(b"frame", **kw)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@
 // an H.26x clear header, with the key-frame flag given or unknown; a wrong key,
 // a flipped byte (other than the unauthenticated key index) or a truncation
 // never decrypts.
+#include <algorithm>
 #include <cstring>
 
 #include "framecryptor/cryptor.h"
@@ -99,10 +100,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t hout = built.header_len;
   size_t hin = hout;
   if (built.nal && normalize) {
-    hin = SIZE_MAX;
-    for (size_t h = 0; h <= in.size && h <= hout; ++h)
-      if (h + CountShortStartCodes(in.first(h)) == hout) hin = h;
-    FUZZ_CHECK(hin != SIZE_MAX);
+    size_t lo = 0, hi = std::min(in.size, hout);  // binary search over the strictly growing map
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (mid + CountShortStartCodes(in.first(mid)) < hout) lo = mid + 1;
+      else hi = mid;
+    }
+    hin = lo;
+    FUZZ_CHECK(hin + CountShortStartCodes(in.first(hin)) == hout);
   }
   FUZZ_CHECK(!built.nal || IsAnnexB(codec));
   FUZZ_CHECK(hin <= in.size);

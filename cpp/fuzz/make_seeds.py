@@ -43,14 +43,20 @@ def vector_keys(vs: list[dict]) -> list[str]:
     """Distinct AES keys of the frame and receiver vectors, in file order."""
     keys: list[str] = []
     for v in vs:
-        k = v.get("key") if v["vtype"] == "frame" else v.get("receiverKey") if v["vtype"] == "frame-decrypt" else None
+        k = (
+            v.get("key")
+            if v["vtype"] == "frame"
+            else v.get("receiverKey")
+            if v["vtype"] == "frame-decrypt"
+            else None
+        )
         if k and k["aesKey"] not in keys:
             keys.append(k["aesKey"])
     return keys
 
 
 def read_keys_inc() -> list[str]:
-    return re.findall(r'^"([0-9a-f]+)",$', KEYS_INC.read_text(encoding="utf-8"), flags=re.M)
+    return re.findall(r'^"([0-9a-f]+)",$', KEYS_INC.read_text(encoding="utf-8"), flags=re.MULTILINE)
 
 
 def write_keys_inc(keys: list[str]) -> None:
@@ -108,7 +114,9 @@ def seeds(vs: list[dict], keys: list[str]) -> dict[str, list[bytes]]:
         elif t == "frame-decrypt":
             wire = bytes.fromhex(v["received"])
             codec = CODECS[v["codec"]]
-            out["decrypt"].append(bytes([codec | hint_bits(v["frameType"]), key_sel(v["receiverKey"])]) + wire)
+            out["decrypt"].append(
+                bytes([codec | hint_bits(v["frameType"]), key_sel(v["receiverKey"])]) + wire
+            )
             out["parsers"].append(wire)
             out["atheris"].append(bytes([0, codec, 0]) + wire)
         elif t == "sif":

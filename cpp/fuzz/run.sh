@@ -6,6 +6,8 @@
 #   FUZZ_SECONDS=3600 cpp/fuzz/run.sh decrypt
 #   FUZZ_JOBS=4 FUZZ_SECONDS=0 cpp/fuzz/run.sh roundtrip   # 0 = until stopped
 #   cpp/fuzz/run.sh --python             # also the atheris target (tests/fuzz_atheris.py)
+#   cpp/fuzz/run.sh --python-native      # atheris with the extension built by clang with
+#                                        # ASan + coverage: atheris then sees the C++ paths
 #
 # Environment: FUZZ_SECONDS (per target, default 60), FUZZ_JOBS (parallel
 # workers per target, default 1), FUZZ_BUILD_DIR (default build/fuzz),
@@ -24,12 +26,14 @@ build="${FUZZ_BUILD_DIR:-build/fuzz}"
 mkdir -p "$build" && build="$(cd "$build" && pwd)"
 python="${FUZZ_PYTHON:-python3}"
 run_python=0
+native=0
 targets=()
 for arg in "$@"; do
   case "$arg" in
     --python) run_python=1 ;;
+    --python-native) run_python=1; native=1 ;;
     decrypt|roundtrip|parsers) targets+=("$arg") ;;
-    *) echo "unknown target: $arg (decrypt, roundtrip, parsers, --python)" >&2; exit 2 ;;
+    *) echo "unknown target: $arg (decrypt, roundtrip, parsers, --python, --python-native)" >&2; exit 2 ;;
   esac
 done
 if [ ${#targets[@]} -eq 0 ] && [ "$run_python" -eq 0 ]; then targets=(decrypt roundtrip parsers); fi
@@ -67,8 +71,24 @@ if [ "$run_python" -eq 1 ]; then
   corpus="$build/corpus/atheris"
   findings="$build/findings/atheris"
   mkdir -p "$corpus" "$findings"
-  echo "== atheris (tests/fuzz_atheris.py): ${seconds}s"
-  if ! "$python" tests/fuzz_atheris.py -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=4096 -timeout=10 \
+  env=()
+  if [ "$native" -eq 1 ]; then
+    # The extension with ASan and libFuzzer's coverage hooks (resolved by atheris's runtime,
+    # preloaded). LTO is off: the GNU linker drops sancov's constructors under it.
+    site="$build/atheris-native/site"
+    isolation=(--no-build-isolation)
+    "$python" -c "import scikit_build_core, pybind11" 2>/dev/null || isolation=()
+    CC=clang CXX=clang++ CXXFLAGS="-fsanitize=address,fuzzer-no-link -fno-omit-frame-pointer" \
+      LDFLAGS="-fsanitize=address" "$python" -m pip install -q "${isolation[@]}" --no-deps --upgrade \
+      --target "$site" . -Cbuild-dir="$build/atheris-native/build" \
+      -Ccmake.define.CMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF >/dev/null
+    runtime="$("$python" -c 'import atheris, os; print(os.path.join(atheris.path(), "asan_with_fuzzer.so"))')"
+    env=(LD_PRELOAD="$runtime" ASAN_OPTIONS=detect_leaks=0 PYTHONPATH="$site")
+    corpus="$build/corpus/atheris-native"
+    mkdir -p "$corpus"
+  fi
+  echo "== atheris (tests/fuzz_atheris.py$([ "$native" -eq 1 ] && echo ", native coverage")): ${seconds}s"
+  if ! env "${env[@]}" "$python" tests/fuzz_atheris.py -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=4096 -timeout=10 \
       -artifact_prefix="$findings/" -print_final_stats=1 "$corpus" "$build/seeds/atheris" 2>"$build/atheris.log"; then
     status=1
     echo "!! atheris reported a finding: see $build/atheris.log and $findings/"

@@ -138,6 +138,15 @@ void BindFormat(py::module_& m) {
         InBuffer ud(user_data, "user_data");
         const bool has_ts = !user_timestamp.is_none();
         const bool has_id = !frame_id.is_none();
+        auto in_range = [](py::handle v, const char* what, unsigned bits) {
+          if (!PyLong_Check(v.ptr()) || PyBool_Check(v.ptr()))
+            Raise("InvalidArgumentError", std::string(what) + " must be an int");
+          const py::int_ limit = py::int_(1).attr("__lshift__")(bits);
+          if (v < py::int_(0) || v >= limit)
+            Raise("InvalidArgumentError", std::string(what) + " must be 0 .. 2**" + std::to_string(bits) + " - 1");
+        };
+        if (has_ts) in_range(user_timestamp, "user_timestamp", 64);
+        if (has_id) in_range(frame_id, "frame_id", 32);
         const uint64_t ts = has_ts ? user_timestamp.cast<uint64_t>() : 0;
         const uint32_t id = has_id ? frame_id.cast<uint32_t>() : 0;
         const size_t n = fc::PacketTrailerSize(has_ts, has_id, ud.size());

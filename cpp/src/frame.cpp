@@ -277,7 +277,7 @@ Result DecryptFrame(const AesGcmKey& key, const DecryptParams& p, ByteView in, M
       const uint8_t* iv = in.data + in.size - kTrailerSize - kIvSize;
       st = key.Open(iv, in.first(h), body.first(ct_len), out.data + h);
       if (st == Status::kOk) {
-        std::memcpy(out.data, in.data, h);
+        if (h != 0) std::memcpy(out.data, in.data, h);  // out.data may be null (VP9/AV1, empty body)
         if (iv_out) std::memcpy(iv_out, iv, kIvSize);
         if (layout_used) *layout_used = l;
         return Result::Ok(h + ct_len - kTagSize);

@@ -67,11 +67,14 @@ FindFn pick_find_zero_pair() {
 #endif
 }
 
-const FindFn find_zero_pair_impl = pick_find_zero_pair();
-
 }  // namespace
 
-const uint8_t* FindZeroPair(const uint8_t* p, const uint8_t* end) { return find_zero_pair_impl(p, end); }
+const uint8_t* FindZeroPair(const uint8_t* p, const uint8_t* end) {
+  // Chosen on first use (a function-local static: safe whatever the order of
+  // static initialization in other files).
+  static const FindFn impl = pick_find_zero_pair();
+  return impl(p, end);
+}
 
 namespace {
 

@@ -15,6 +15,7 @@ from .exceptions import (
     EncryptionError,
     InternalError,
     InvalidArgumentError,
+    InvalidBufferError,
     InvalidFrameError,
     MissingKeyError,
     PlaintextRefusedError,
@@ -177,12 +178,7 @@ class FrameCryptor(_native.FrameCryptorBase):
         copied as is.
         """
         if not self.enabled:
-            data = self._passthrough(frame)
-            view = memoryview(out).cast("B")
-            if len(view) < len(data):
-                raise InvalidArgumentError(f"out has {len(view)} bytes, needs {len(data)}")
-            view[: len(data)] = data
-            return len(data)
+            return _copy_into(self._passthrough(frame), out)
         try:
             n = self._core.encrypt_into(frame, out, bool(key_frame))
         except E2EEError as e:
@@ -230,19 +226,11 @@ class FrameCryptor(_native.FrameCryptorBase):
     def decrypt_into(self, frame: Any, out: Any, key_frame: bool | None = None) -> int:
         """Decrypts into a caller-owned writable buffer; returns the bytes written."""
         if not self.enabled:
-            data = self._passthrough(frame)
-            view = memoryview(out).cast("B")
-            if len(view) < len(data):
-                raise InvalidArgumentError(f"out has {len(view)} bytes, needs {len(data)}")
-            view[: len(data)] = data
-            return len(data)
+            return _copy_into(self._passthrough(frame), out)
         try:
             n = self._core.decrypt_into(frame, out, key_frame)
         except DecryptionError as e:
-            data = self._recover(frame, key_frame, e).data
-            view = memoryview(out).cast("B")
-            view[: len(data)] = data
-            return len(data)
+            return _copy_into(self._recover(frame, key_frame, e).data, out)
         except E2EEError as e:
             self._decrypt_failed(e)
             raise
@@ -352,8 +340,9 @@ class FrameCryptor(_native.FrameCryptorBase):
             self._kp._record_success(self._identity, key_index)
             return _decrypted(data, info, steps)
         self._kp._record_failure(self._identity, key_index)
-        if 0 <= key_index <= 255:
-            self._core.counters.add(key_index, "auth_failed")
+        counters = self._core.counters
+        if counters is not None and 0 <= key_index <= 255:
+            counters.add(key_index, "auth_failed")
         self._set_state(EncryptionState.DECRYPTION_FAILED)
         raise error
 
@@ -371,6 +360,24 @@ class FrameCryptor(_native.FrameCryptorBase):
             except Exception:  # a listener must not break the media path
                 logger.exception("framecryptor state listener failed")
         self._kp._state_changed(self._identity, old, state, self)
+
+
+def _copy_into(data: bytes, out: Any) -> int:
+    """Copies data to the start of a writable buffer (the checks of the native *_into)."""
+    try:
+        view = memoryview(out)
+    except TypeError:
+        raise InvalidBufferError(
+            f"out must be a writable C-contiguous buffer, not {type(out).__name__}"
+        ) from None
+    with view:
+        if view.readonly or not view.c_contiguous:
+            raise InvalidBufferError("out must be a writable C-contiguous buffer")
+        flat = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        if len(flat) < len(data):
+            raise InvalidArgumentError(f"out has {len(flat)} bytes, needs {len(data)}")
+        flat[: len(data)] = data
+    return len(data)
 
 
 def _last_byte(frame: Any) -> int:

@@ -203,10 +203,14 @@ class KeySearch:
         while len(chain) <= step:
             material = self.candidates[ci].material if not chain else chain[-1].next_material
             out = _kdf32(material, self.salt, kdf)
-            chain.append(_Derivation(material, {size: _native.AesGcmKey(out[:size]) for size in self.key_sizes}, out))
+            chain.append(
+                _Derivation(material, {size: _native.AesGcmKey(out[:size]) for size in self.key_sizes}, out)
+            )
         return chain[step]
 
-    def keys(self) -> Iterator[tuple[KeyCandidate, KeyDerivationFunction, int, int, bytes, _native.AesGcmKey]]:
+    def keys(
+        self,
+    ) -> Iterator[tuple[KeyCandidate, KeyDerivationFunction, int, int, bytes, _native.AesGcmKey]]:
         """(candidate, kdf, ratchet step, key size, material at that step, AES key), fewest ratchets first."""
         for step in range(self.ratchets + 1):
             for ci, cand in enumerate(self.candidates):
@@ -233,7 +237,9 @@ class KeySearch:
             cores = {}
         for codec in codecs:
             if codec not in cores:
-                cores[codec] = _native.FrameCryptorCore(codec.native_id, _native.KeyRing(1), _native.SifPolicy())
+                cores[codec] = _native.FrameCryptorCore(
+                    codec.native_id, _native.KeyRing(1), _native.SifPolicy()
+                )
         _native.read_trailer(data)  # InvalidFrameError before any key work
         possible = list(codecs)
         for cand, kdf, step, size, material, key in self.keys():
@@ -562,12 +568,20 @@ def guess_codec(frame: Any) -> CodecGuess:
             t264 = ", ".join(f"{_h264_type(b)} {_H264_NAMES.get(_h264_type(b), '?')}" for _, b, _ in heads)
             t265 = ", ".join(f"{_h265_type(b)} {_H265_NAMES.get(_h265_type(b), '?')}" for _, b, _ in heads)
             if n264 and n264 >= n265:
-                sure = Confidence.HIGH if (n264 == len(heads) and n265 == 0 and len(heads) > 1) else Confidence.MEDIUM
+                sure = (
+                    Confidence.HIGH
+                    if (n264 == len(heads) and n265 == 0 and len(heads) > 1)
+                    else Confidence.MEDIUM
+                )
                 also = f" (as H.265, {n265} of {len(heads)} would fit too)" if n265 >= n264 else ""
-                return CodecGuess(Codec.H264, sure, f"Annex-B start code; NAL unit types read as H.264: {t264}{also}")
+                return CodecGuess(
+                    Codec.H264, sure, f"Annex-B start code; NAL unit types read as H.264: {t264}{also}"
+                )
             if n265:
                 sure = Confidence.HIGH if (n265 == len(heads) and n264 == 0) else Confidence.MEDIUM
-                return CodecGuess(Codec.H265, sure, f"Annex-B start code; NAL unit types read as H.265: {t265}")
+                return CodecGuess(
+                    Codec.H265, sure, f"Annex-B start code; NAL unit types read as H.265: {t265}"
+                )
             return CodecGuess(
                 Codec.H264, Confidence.LOW, "Annex-B start code, but no NAL header fits H.264 or H.265 well"
             )
@@ -758,17 +772,21 @@ def inspect_frame(
 
     if search is None:
         candidates = [
-            k if isinstance(k, KeyCandidate)
-            else KeyCandidate.passphrase(k) if isinstance(k, str)
+            k
+            if isinstance(k, KeyCandidate)
+            else KeyCandidate.passphrase(k)
+            if isinstance(k, str)
             else KeyCandidate(bytes(k), "bytes")
             for k in keys
         ]
         search = KeySearch(candidates, kdfs=kdfs, salt=salt, ratchets=ratchets, key_sizes=key_sizes)
 
     all_codecs = [Codec.OPUS, Codec.VP8, Codec.VP9, Codec.H264, Codec.H265]
-    sif_codecs = [given] if given else ([guess.codec] if guess.codec else []) + [
-        c for c in all_codecs if c is not guess.codec
-    ]
+    sif_codecs = (
+        [given]
+        if given
+        else ([guess.codec] if guess.codec else []) + [c for c in all_codecs if c is not guess.codec]
+    )
     sif = _find_sif(data, sif_codecs, sif_trailer) if data else None
 
     trailer_ok = len(data) >= _OVERHEAD and data[-2] == _IV
@@ -787,9 +805,11 @@ def inspect_frame(
     # Keys: try them (the given or guessed codec first, then the others unless given).
     match: KeyMatch | None = None
     if search.candidates and trailer_ok and (sif is None or sif.payload is None):
-        order = [given] if given else ([guess.codec] if guess.codec else []) + [
-            c for c in all_codecs if c is not guess.codec
-        ]
+        order = (
+            [given]
+            if given
+            else ([guess.codec] if guess.codec else []) + [c for c in all_codecs if c is not guess.codec]
+        )
         try:
             match = search.open(data, order, key_frame)
         except E2EEError as e:
@@ -860,7 +880,7 @@ def inspect_frame(
             body = unescaped
         if len(body) >= _OVERHEAD:
             ciphertext_len = len(body) - _OVERHEAD
-            tag = body[-_OVERHEAD:-_IV - _TRAILER].hex()
+            tag = body[-_OVERHEAD : -_IV - _TRAILER].hex()
             iv = describe_iv(body[-_IV - _TRAILER : -_TRAILER])
     elif trailer_ok:
         iv = describe_iv(data[-_IV - _TRAILER : -_TRAILER])

@@ -13,7 +13,7 @@ from .. import __version__
 from . import demo, inspect, recording, selftest
 from .common import EXIT_ERROR, EXIT_USAGE, CliError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

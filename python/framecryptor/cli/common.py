@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INCOMPLETE", "CliError", "Progress", "human_size"]
+__all__ = ["EXIT_ERROR", "EXIT_INCOMPLETE", "EXIT_OK", "EXIT_USAGE", "CliError", "Progress", "human_size"]
 
 EXIT_OK = 0
 #: Bad input or nothing could be done (one line on stderr).
@@ -42,7 +42,9 @@ class Progress:
     Shown when ``enabled`` is True, or when it is None and stderr is a terminal.
     """
 
-    def __init__(self, total: int | None, *, enabled: bool | None = None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int | None, *, enabled: bool | None = None, stream: TextIO | None = None
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())

@@ -46,7 +46,9 @@ def hexcut(data: bytes, n: int = 12) -> str:
 
 
 def _same_modulo_start_codes(a: bytes, b: bytes) -> bool:
-    return a == b or a.replace(b"\x00\x00\x00\x01", b"\x00\x00\x01") == b.replace(b"\x00\x00\x00\x01", b"\x00\x00\x01")
+    return a == b or a.replace(b"\x00\x00\x00\x01", b"\x00\x00\x01") == b.replace(
+        b"\x00\x00\x00\x01", b"\x00\x00\x01"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
             and report.codec.value == "h264"
             and _same_modulo_start_codes(report.match.plaintext, s.data)
         )
-        print(f"inspect {'identified the key and decrypted the frame' if found else 'did NOT identify the key'}")
+        print(
+            f"inspect {'identified the key and decrypted the frame' if found else 'did NOT identify the key'}"
+        )
         failures += not found
     print()
     total = len(samples)

@@ -17,7 +17,7 @@ from ..options import Codec
 from .common import EXIT_INCOMPLETE, EXIT_OK, CliError
 from .keys import add_debug_option, add_key_options, diagnose, key_options
 
-__all__ = ["register", "run", "read_frame", "render"]
+__all__ = ["read_frame", "register", "render", "run"]
 
 _HEX_RE = re.compile(r"^(0x)?[0-9a-fA-F\s:]+$")
 _B64_RE = re.compile(r"^[A-Za-z0-9+/\-_\s]+={0,2}\s*$")
@@ -69,7 +69,11 @@ def register(sub: Any) -> None:
     p.add_argument("--sif-trailer", metavar="HEX", default=None, help="the room's SIF trailer (hex)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
-        "-o", "--output", metavar="FILE", default=None, help="write the decrypted frame to FILE (when a key opens it)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=None,
+        help="write the decrypted frame to FILE (when a key opens it)",
     )
     add_debug_option(p)
     p.set_defaults(func=run)
@@ -148,7 +152,10 @@ def read_frame(spec: str, how: str = "auto") -> tuple[bytes, str]:
         if how == "hex":
             raise CliError("FRAME is not valid hex")
     b = _parse_b64(spec)
-    if b is not None:
+    # Words (a mistyped file name) are often valid base64 too: auto-detection wants padded
+    # base64 (a multiple of 4 characters) of 16+ characters; --as base64 takes any.
+    compact = "".join(spec.split())
+    if b is not None and (how == "base64" or (len(compact) >= 16 and len(compact) % 4 == 0)):
         return b, "base64"
     if how == "base64":
         raise CliError("FRAME is not valid base64")
@@ -170,7 +177,12 @@ def run(args: argparse.Namespace) -> int:
     search = KeySearch(candidates, kdfs=opts.kdfs, salt=opts.salt, ratchets=args.ratchets)
     result = inspect_frame(frame, codec=args.codec, key_frame=key_frame, sif_trailer=sif, search=search)
     hint = None
-    if candidates and result.match is None and result.trailer_ok and (result.sif is None or not result.sif.payload):
+    if (
+        candidates
+        and result.match is None
+        and result.trailer_ok
+        and (result.sif is None or not result.sif.payload)
+    ):
         if args.codec is not None:
             codecs = [args.codec]
         else:
@@ -218,7 +230,10 @@ def render(
     if r.key_frame is not None:
         add(f"frame type   {'key' if r.key_frame else 'delta'} ({r.key_frame_reason})")
     if r.nal_units:
-        add(f"NAL units    {len(r.nal_units)}" + (" (data before the first start code)" if r.leading_data else ""))
+        add(
+            f"NAL units    {len(r.nal_units)}"
+            + (" (data before the first start code)" if r.leading_data else "")
+        )
         for u in r.nal_units:
             where = "clear" if u.clear else "in the encrypted part"
             add(f"  @{u.offset:<6} type {u.type:2} {u.name:22} {where}")

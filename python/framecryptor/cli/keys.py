@@ -12,9 +12,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from ..exceptions import E2EEError
-from .common import EXIT_USAGE, CliError
 from ..inspect import KeyCandidate, KeySearch
 from ..options import DEFAULT_RATCHET_SALT, Codec, KeyDerivationFunction
+from .common import EXIT_USAGE, CliError
 
 __all__ = ["KeyOptions", "add_debug_option", "add_key_options", "diagnose", "key_options"]
 
@@ -24,8 +24,8 @@ _WIDE_RATCHETS = 16
 
 @dataclasses.dataclass(frozen=True)
 class KeyOptions:
-    """Parsed key options. ``keys`` keep the command-line order; ``texts`` are the --key
-    values that also parse as hex (inspect tries them both ways)."""
+    """Parsed key options. ``keys`` keep the command-line order; ``hex_readings`` are the
+    --key values that also parse as hex, read as raw material (inspect tries both)."""
 
     keys: tuple[KeyCandidate, ...]
     kdfs: tuple[KeyDerivationFunction, ...]
@@ -35,14 +35,8 @@ class KeyOptions:
 
     @property
     def kdf(self) -> KeyDerivationFunction:
+        """The KDF (the first one when inspect was given ``--kdf both``)."""
         return self.kdfs[0]
-
-    def describe(self) -> str:
-        names = ", ".join(f"{k.fingerprint} ({k.source})" for k in self.keys) or "none"
-        kdf = "/".join(k.name for k in self.kdfs)
-        salt = self.salt.decode("utf-8", "backslashreplace")
-        who = f"participant {self.participant!r}" if self.participant is not None else "shared key"
-        return f"keys {names}; {kdf}; salt {salt!r}; {who}"
 
 
 def _text_key(value: str) -> tuple[str, str]:
@@ -132,8 +126,10 @@ def key_options(args: argparse.Namespace) -> KeyOptions:
     kdfs = tuple(_KDFS.values()) if kdf == "both" else (_KDFS[kdf],)
     if args.salt is not None and args.salt_hex is not None:
         raise CliError("give --salt or --salt-hex, not both", EXIT_USAGE)
-    salt = args.salt_hex if args.salt_hex is not None else (
-        args.salt.encode("utf-8") if args.salt is not None else DEFAULT_RATCHET_SALT
+    salt = (
+        args.salt_hex
+        if args.salt_hex is not None
+        else (args.salt.encode("utf-8") if args.salt is not None else DEFAULT_RATCHET_SALT)
     )
     return KeyOptions(tuple(keys), kdfs, salt, args.participant, tuple(hex_readings))
 
@@ -181,4 +177,6 @@ def diagnose(
 
 
 def add_debug_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )

@@ -14,7 +14,8 @@ Containers and codecs (demuxed and muxed with PyAV, stream copy):
   the Annex-B frame a LiveKit receiver sees before decryption and back afterwards)
 - raw Annex-B H.264 / H.265 (``.h264 .264 .h265 .265 .hevc``): split into frames here,
   not by FFmpeg's parser, because the encrypted slice header defeats it; every encrypted
-  frame ends with its first slice NAL unit, so each slice NAL unit ends a frame
+  frame ends with its first slice NAL unit, so each slice NAL unit ends a frame (a rare
+  frame without any slice NAL unit merges with the next one and fails)
 
 Keys: each key index seen in the trailers is bound to the first candidate key (and ratchet
 step within the window) that opens a frame with that index; later frames decrypt through
@@ -26,10 +27,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import json
+import math
 import os
+import secrets
+import struct
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,7 +44,7 @@ from ..exceptions import DecryptionError, E2EEError, InvalidFrameError, MissingK
 from ..inspect import KeyMatch, KeySearch
 from ..keys import KeyProvider
 from ..options import DEFAULT_RATCHET_WINDOW_SIZE, Codec, KeyProviderOptions
-from .common import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, CliError, Progress
+from .common import EXIT_INCOMPLETE, EXIT_OK, CliError, Progress
 from .keys import KeyOptions, add_debug_option, add_key_options, diagnose, key_options
 
 __all__ = [
@@ -62,8 +66,14 @@ _PYAV_CODECS = {
     "hevc": Codec.H265,
     "opus": Codec.OPUS,
 }
-_ANNEXB_EXTS = {".h264": Codec.H264, ".264": Codec.H264, ".avc": Codec.H264,
-                ".h265": Codec.H265, ".265": Codec.H265, ".hevc": Codec.H265}
+_ANNEXB_EXTS = {
+    ".h264": Codec.H264,
+    ".264": Codec.H264,
+    ".avc": Codec.H264,
+    ".h265": Codec.H265,
+    ".265": Codec.H265,
+    ".hevc": Codec.H265,
+}
 _SUPPORTED = (
     "IVF (VP8, VP9, AV1), Ogg (Opus), WebM/Matroska (VP8, VP9, Opus), MP4/MOV (H.264, H.265), "
     "raw Annex-B .h264/.h265"
@@ -97,8 +107,9 @@ class FrameDecryptor:
     the same index).
     """
 
-    def __init__(self, keys: KeyOptions, *, ratchet_window: int = DEFAULT_RATCHET_WINDOW_SIZE,
-                 sif_trailer: bytes = b"") -> None:
+    def __init__(
+        self, keys: KeyOptions, *, ratchet_window: int = DEFAULT_RATCHET_WINDOW_SIZE, sif_trailer: bytes = b""
+    ) -> None:
         if not keys.keys:
             raise CliError("no key given: use --key TEXT (passphrase) or --key-hex HEX")
         self.keys = keys
@@ -120,6 +131,8 @@ class FrameDecryptor:
                     key_ring_size=256,
                     key_derivation_function=self.keys.kdf,
                     key_size=key_size,
+                    # Offline, thousands of frames a second: no flood to defend against.
+                    ratchet_search_rate=math.inf,
                 )
             )
             if self.sif_trailer:
@@ -165,13 +178,16 @@ class FrameDecryptor:
                 pass  # unbound index, or the bound key no longer opens it: search
             except SifFrameDroppedError:
                 return FrameOutcome("failed", None, reason="server-injected frame not on the allow-list")
-            except InvalidFrameError as e:
+            except E2EEError as e:  # malformed frame (too short, bad trailer, ...)
                 return FrameOutcome("failed", None, reason=str(e))
             else:
                 if f.kind == "decrypted":
                     return FrameOutcome("decrypted", f.data, f.key_index, f.ratchet_steps)
-                return FrameOutcome("passthrough", f.data, reason=f"server-injected {f.sif_payload}"
-                                    if f.kind == "sif" else f.kind)
+                return FrameOutcome(
+                    "passthrough",
+                    f.data,
+                    reason=f"server-injected {f.sif_payload}" if f.kind == "sif" else f.kind,
+                )
         # Not bound yet (or stopped working): strip an LKTS trailer, handle SIF, search.
         frame = data
         parsed = _native.parse_packet_trailer(frame)
@@ -187,8 +203,8 @@ class FrameDecryptor:
             return FrameOutcome("failed", None, reason="server-injected frame not on the allow-list")
         try:
             m = self.search.open(frame, [codec], None, cores=self._cores)
-        except InvalidFrameError as e:
-            return FrameOutcome("failed", None, key_index=frame[-1] if frame else None, reason=str(e))
+        except InvalidFrameError as e:  # no LiveKit trailer: no key index either
+            return FrameOutcome("failed", None, reason=str(e))
         if m is None:
             return FrameOutcome("failed", None, key_index=frame[-1], reason="no key opens it")
         self._bind(codec, m)
@@ -211,6 +227,8 @@ class StreamSummary:
     failed: int = 0
     written: int = 0
     key_indexes: set[int] = dataclasses.field(default_factory=set)
+    failed_key_indexes: set[int] = dataclasses.field(default_factory=set)
+    failed_without_trailer: int = 0  # failed frames with no readable LiveKit trailer
     ratchets: int = 0  # frames that needed the ratchet window
     first_failure: str = ""
     first_failed_frame: bytes = dataclasses.field(default=b"", repr=False)
@@ -227,6 +245,10 @@ class StreamSummary:
             self.passed_through += 1
         else:
             self.failed += 1
+            if o.key_index is not None:
+                self.failed_key_indexes.add(o.key_index)
+            else:
+                self.failed_without_trailer += 1
             if not self.first_failure:
                 self.first_failure = o.reason
                 self.first_failed_frame = frame
@@ -241,6 +263,7 @@ class StreamSummary:
             "failed": self.failed,
             "written": self.written,
             "key_indexes": sorted(self.key_indexes),
+            "failed_key_indexes": sorted(self.failed_key_indexes),
             "ratcheted_frames": self.ratchets,
             "first_failure": self.first_failure or None,
         }
@@ -256,6 +279,7 @@ class RecordingSummary:
     streams: list[StreamSummary]
     keys: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     truncated: str | None = None  # why reading stopped early
+    timestamps_adjusted: int = 0  # frames whose non-increasing timestamps were moved up by one tick
 
     @property
     def decrypted(self) -> int:
@@ -280,6 +304,7 @@ class RecordingSummary:
             "streams": [s.to_dict() for s in self.streams],
             "keys": self.keys,
             "truncated": self.truncated,
+            "timestamps_adjusted": self.timestamps_adjusted,
         }
 
     def render(self) -> str:
@@ -292,11 +317,21 @@ class RecordingSummary:
                 f"{s.failed} failed, {s.passed_through} passed through; key indexes seen: {idx}{extra}"
             )
             if s.failed:
-                lines.append(f"    first failure: {s.first_failure}")
+                failed_idx = ", ".join(str(i) for i in sorted(s.failed_key_indexes)) or "unreadable"
+                lines.append(
+                    f"    first failure: {s.first_failure}; key indexes of failed frames: {failed_idx}"
+                )
         for k in self.keys:
             steps = f", ratcheted {k['ratchet_steps']}x" if k["ratchet_steps"] else ""
-            lines.append(f"  key index {k['key_index']}: key {k['fingerprint']} ({k['source']}), {k['kdf']}, "
-                         f"{k['aes']}{steps}")
+            lines.append(
+                f"  key index {k['key_index']}: key {k['fingerprint']} ({k['source']}), {k['kdf']}, "
+                f"{k['aes']}{steps}"
+            )
+        if self.timestamps_adjusted:
+            lines.append(
+                f"  {self.timestamps_adjusted} frame(s) had a timestamp not after the previous one: "
+                "moved up by one tick"
+            )
         lines.append(
             f"total: {self.decrypted} decrypted, {self.failed} failed, {self.passed_through} passed through"
         )
@@ -420,9 +455,7 @@ def _import_av() -> Any:
     try:
         import av
     except ImportError:
-        raise CliError(
-            "decrypt-recording needs PyAV: pip install 'framecryptor[recording]'"
-        ) from None
+        raise CliError("decrypt-recording needs PyAV: pip install 'framecryptor[recording]'") from None
     return av
 
 
@@ -465,18 +498,91 @@ def _output_format(family: str, src: Path, dst: Path, codecs: list[Codec]) -> st
     return fmt
 
 
-def _open_input(av: Any, src: Path) -> Any:
-    """Opens src with PyAV; retries with minimal probing (probing decodes the encrypted
-    frames, and some decoders then fail the whole open)."""
+_IVF_FOURCC = {b"VP80": Codec.VP8, b"VP90": Codec.VP9, b"AV01": Codec.AV1}
+
+
+@dataclasses.dataclass(frozen=True)
+class _IvfCodec:
+    """The codec of an IVF file opened with its FourCC hidden from FFmpeg."""
+
+    codec: Codec
+    width: int
+    height: int
+    source: io.RawIOBase | None = dataclasses.field(default=None, compare=False)
+
+
+class _HiddenFourcc(io.RawIOBase):
+    """An IVF file whose FourCC reads as ``XXXX``: FFmpeg then demuxes its frames without
+    looking into them. Probing an encrypted AV1 IVF otherwise fails (FFmpeg parses the
+    frames' OBUs to find the codec's configuration, and ciphertext has none)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._f = path.open("rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def readinto(self, b: Any) -> int:
+        pos = self._f.tell()
+        data = self._f.read(len(b))
+        if pos < 12 and pos + len(data) > 8:
+            patched = bytearray(data)
+            for i in range(max(8, pos), min(12, pos + len(data))):
+                patched[i - pos] = ord("X")
+            data = bytes(patched)
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _ivf_header(src: Path) -> _IvfCodec | None:
+    with src.open("rb") as f:
+        head = f.read(32)
+    if len(head) < 32 or head[:4] != b"DKIF" or head[8:12] not in _IVF_FOURCC:
+        return None
+    w, h = struct.unpack("<HH", head[12:16])
+    return _IvfCodec(_IVF_FOURCC[head[8:12]], w, h)
+
+
+def _open_input(av: Any, src: Path) -> tuple[Any, _IvfCodec | None]:
+    """Opens src with PyAV; for an IVF file FFmpeg cannot probe (encrypted AV1), opens it
+    with its FourCC hidden and returns the real codec beside the container."""
     last: Exception | None = None
     for options in ({}, {"probesize": "32", "analyzeduration": "0"}):
         try:
-            return av.open(str(src), container_options=options)
+            return av.open(str(src), container_options=options), None
         except av.error.FFmpegError as e:
             last = e
+    ivf = _ivf_header(src)
+    if ivf is not None:
+        raw = _HiddenFourcc(src)
+        try:
+            return av.open(raw, format="ivf"), dataclasses.replace(ivf, source=raw)
+        except av.error.FFmpegError as e:
+            raw.close()
+            last = e
     reason = _av_reason(last)
-    if "moov atom not found" in reason:
-        reason = "MP4 without its index ('moov atom not found'): truncated, or its writer did not finish"
+    with src.open("rb") as f:
+        head = f.read(12)
+    if isinstance(last, av.error.EOFError):
+        reason = "it ends before its first frame (truncated?)"
+    elif head[4:8] == b"ftyp":
+        reason = (
+            f"an MP4 whose index (moov) is missing or cut: truncated, or its writer did not finish ({reason})"
+        )
     raise CliError(f"{src}: cannot open as a recording: {reason} (supported: {_SUPPORTED})")
 
 
@@ -495,29 +601,74 @@ def _stream_codec(stream: Any) -> tuple[Codec | None, str]:
     if cc is None:
         return None, "unknown"
     name = getattr(cc.codec, "canonical_name", None) or cc.name
-    aliases = {"libvpx": "vp8", "libvpx-vp9": "vp9", "libdav1d": "av1", "libaom-av1": "av1", "libopus": "opus"}
+    aliases = {
+        "libvpx": "vp8",
+        "libvpx-vp9": "vp9",
+        "libdav1d": "av1",
+        "libaom-av1": "av1",
+        "libopus": "opus",
+    }
     name = aliases.get(name, name)
     return _PYAV_CODECS.get(name), name
 
 
 @contextlib.contextmanager
-def _quiet_av(av: Any, debug: bool) -> Iterator[None]:
-    """FFmpeg logs every encrypted frame it probes as corrupt: silence it unless --debug."""
-    if debug:
-        yield
-        return
+def _captured_av_logs(av: Any, debug: bool) -> Iterator[list[tuple[int, str, str]]]:
+    """Collects FFmpeg's error messages instead of printing them (probing the encrypted
+    frames makes decoders log every frame as corrupt); with --debug they are printed after."""
     previous = av.logging.get_level()
-    av.logging.set_level(av.logging.PANIC)
+    av.logging.set_level(av.logging.ERROR)
     try:
-        yield
+        with av.logging.Capture() as logs:
+            yield logs
     finally:
         av.logging.set_level(previous)
+        _drain_logs(logs, 0, set(), debug)
+
+
+def _drain_logs(logs: list[tuple[int, str, str]], start: int, demuxer: set[str], debug: bool) -> str | None:
+    """Empties logs[start:] (so memory stays flat); returns the first message of the demuxer."""
+    found = None
+    for _level, name, message in logs[start:]:
+        if debug:
+            print(f"[{name}] {message.rstrip()}", file=sys.stderr)
+        if found is None and name in demuxer:
+            found = message.strip()
+    del logs[start:]
+    return found
+
+
+def _ogg_partial_page(path: Path) -> bool:
+    """True when an Ogg file ends inside a page (its last page was cut): the demuxer
+    drops such a page without a word. Looks for a page header whose page ends exactly
+    at the end of the file."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(max(0, size - (65536 + 282)))
+        tail = f.read()
+    i = tail.rfind(b"OggS")
+    while i >= 0:
+        if len(tail) - i >= 27 and tail[i + 4] == 0:
+            nsegs = tail[i + 26]
+            table = tail[i + 27 : i + 27 + nsegs]
+            if len(table) == nsegs and i + 27 + nsegs + sum(table) == len(tail):
+                return False
+        i = tail.rfind(b"OggS", 0, i)
+    return True
 
 
 def _temp_output(dst: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix or ".tmp", dir=dst.parent or ".")
-    os.close(fd)
-    return Path(name)
+    """A new empty file beside dst (created with the usual permissions), renamed to dst at the end."""
+    for _ in range(100):
+        path = dst.parent / f".{dst.name}.{secrets.token_hex(4)}.part"
+        try:
+            with path.open("xb"):
+                return path
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise CliError(f"{dst.parent}: cannot write ({e.strerror})") from None
+    raise CliError(f"{dst.parent}: cannot create a temporary file")  # pragma: no cover
 
 
 def _key_report(dec: FrameDecryptor) -> list[dict[str, Any]]:
@@ -565,14 +716,18 @@ def decrypt_recording(
         raise CliError(f"{dst_p.parent}: no such directory")
     dec = FrameDecryptor(keys, ratchet_window=ratchet_window, sif_trailer=sif_trailer)
     raw_codec = _ANNEXB_EXTS.get(src_p.suffix.lower())
+    if raw_codec is not None and any(dst_p.suffix.lower() in t for t in _OUTPUT_FORMATS.values()):
+        raise CliError(f"the output must be raw Annex-B like the input: name it .{raw_codec.value}")
     tmp = _temp_output(dst_p)
     try:
         if raw_codec is not None:
             summary = _decrypt_annexb(src_p, dst_p, tmp, raw_codec, dec, keep_undecryptable, progress)
         else:
             av = _import_av()
-            with _quiet_av(av, debug):
-                summary = _decrypt_container(av, src_p, dst_p, tmp, dec, keep_undecryptable, progress)
+            with _captured_av_logs(av, debug) as logs:
+                summary = _decrypt_container(
+                    av, src_p, dst_p, tmp, dec, keep_undecryptable, progress, logs, debug
+                )
         summary.keys = _key_report(dec)
         encrypted = summary.decrypted + summary.failed
         if summary.decrypted == 0 and encrypted:
@@ -593,11 +748,19 @@ def _nothing_decrypted(summary: RecordingSummary, keys: KeyOptions, window: int)
         f"{len(keys.keys)} key(s) [{', '.join(k.fingerprint for k in keys.keys)}], "
         f"{keys.kdf.name}, ratchet window {window}"
     )
+    untrailered = sum(x.failed_without_trailer for x in summary.streams)
+    if untrailered * 2 > summary.failed:
+        return (
+            msg + f"; {untrailered} of {summary.failed} frames carry no LiveKit E2EE trailer: "
+            "is the recording encrypted at all?"
+        )
     if s.first_failed_frame:
-        hint = diagnose(s.first_failed_frame, [s.codec], keys, ratchets=window, ratchet_option="--ratchet-window")
+        hint = diagnose(
+            s.first_failed_frame, [s.codec], keys, ratchets=window, ratchet_option="--ratchet-window"
+        )
         if hint:
             return msg + f"; {hint}"
-    return msg + "; wrong key, --kdf, --salt or --participant?"
+    return msg + "; wrong key, --kdf or --salt?"
 
 
 def _decrypt_annexb(
@@ -626,22 +789,42 @@ def _decrypt_annexb(
 
 
 def _decrypt_container(
-    av: Any, src: Path, dst: Path, tmp: Path, dec: FrameDecryptor, keep: bool, progress: bool | None
+    av: Any,
+    src: Path,
+    dst: Path,
+    tmp: Path,
+    dec: FrameDecryptor,
+    keep: bool,
+    progress: bool | None,
+    logs: list[tuple[int, str, str]],
+    debug: bool,
 ) -> RecordingSummary:
-    inp = _open_input(av, src)
+    inp, ivf = _open_input(av, src)
     try:
         family = _family(inp.format.name)
         if family != "annexb":
-            return _remux(av, inp, family, src, dst, tmp, dec, keep, progress)
+            return _remux(av, inp, ivf, family, src, dst, tmp, dec, keep, progress, logs, debug)
         codec = Codec.H265 if "hevc" in inp.format.name else Codec.H264
     finally:
         inp.close()
+        if ivf is not None and ivf.source is not None:
+            ivf.source.close()
     return _decrypt_annexb(src, dst, tmp, codec, dec, keep, progress)
 
 
 def _remux(
-    av: Any, inp: Any, family: str, src: Path, dst: Path, tmp: Path, dec: FrameDecryptor, keep: bool,
+    av: Any,
+    inp: Any,
+    ivf: _IvfCodec | None,
+    family: str,
+    src: Path,
+    dst: Path,
+    tmp: Path,
+    dec: FrameDecryptor,
+    keep: bool,
     progress: bool | None,
+    logs: list[tuple[int, str, str]],
+    debug: bool,
 ) -> RecordingSummary:
     if family not in _OUTPUT_FORMATS:
         name = inp.format.long_name or inp.format.name
@@ -651,7 +834,7 @@ def _remux(
         raise CliError(f"{src}: no audio or video stream")
     codecs: list[Codec] = []
     for s in streams:
-        codec, name = _stream_codec(s)
+        codec, name = (ivf.codec, ivf.codec.value) if ivf is not None else _stream_codec(s)
         if codec is None:
             raise CliError(
                 f"{src}: stream #{s.index} is {name}, not a codec LiveKit E2EE encrypts "
@@ -667,50 +850,80 @@ def _remux(
         lp_sizes: dict[int, int | None] = {}
         by_index: dict[int, tuple[Codec, StreamSummary]] = {}
         for s, c, ss in zip(streams, codecs, summaries):
-            ostreams[s.index] = _copy_stream(out, s)
-            lp_sizes[s.index] = nal_length_size(c, s.codec_context.extradata)
+            if ivf is not None:
+                ostreams[s.index] = out.add_mux_stream(c.value, width=ivf.width, height=ivf.height)
+                ostreams[s.index].time_base = s.time_base
+                lp_sizes[s.index] = None
+            else:
+                ostreams[s.index] = out.add_stream_from_template(s, opaque=True)
+                lp_sizes[s.index] = nal_length_size(c, s.codec_context.extradata)
             by_index[s.index] = (c, ss)
         bar = Progress(src.stat().st_size, enabled=progress)
         done = 0
-        try:
-            for packet in inp.demux(*streams):
-                if packet.size == 0:
-                    continue  # end-of-stream marker
-                codec, ss = by_index[packet.stream_index]
-                raw = bytes(packet)
-                data = _decrypt_packet(dec, codec, raw, lp_sizes[packet.stream_index], ss)
-                if data is None and keep:
-                    data = raw
-                if packet.is_corrupt:
-                    summary.truncated = "the last frame is incomplete: the file is truncated"
-                if data:
-                    o = av.Packet(data)
-                    o.pts, o.dts, o.time_base = packet.pts, packet.dts, packet.time_base
-                    o.duration = packet.duration
-                    o.is_keyframe = packet.is_keyframe
-                    o.stream = ostreams[packet.stream_index]
+        logs_before = len(logs)
+        demuxer = set(inp.format.name.split(",")) | {inp.format.name}
+        complaint: str | None = None
+        packets = inp.demux(*streams)
+        last_dts: dict[int, int] = {}
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as e:
+                summary.truncated = f"reading stopped: {_av_reason(e)}"
+                break
+            if packet.size == 0:
+                continue  # end-of-stream marker
+            index = packet.stream_index
+            codec, ss = by_index[index]
+            raw = bytes(packet)
+            data = _decrypt_packet(dec, codec, raw, lp_sizes[index], ss)
+            if data is None and keep:
+                data = raw
+            if packet.is_corrupt:
+                summary.truncated = "the last frame is incomplete: the file is truncated"
+            if data:
+                pts, dts = packet.pts, packet.dts
+                if family != "mp4" and codec in (Codec.H264, Codec.H265):
+                    # Matroska stores no decoding timestamps: the demuxer guessed these
+                    # from the encrypted slice headers. The muxer derives them from pts.
+                    dts = None
+                prev = last_dts.get(index)
+                if dts is not None and prev is not None and dts <= prev:
+                    # Muxers refuse timestamps that do not increase (a recorder may have
+                    # written two frames, e.g. a server-injected one, at the same time).
+                    dts = prev + 1
+                    pts = dts if pts is None or pts < dts else pts
+                    summary.timestamps_adjusted += 1
+                o = av.Packet(data)
+                o.pts, o.dts, o.time_base = pts, dts, packet.time_base
+                o.duration = packet.duration
+                o.is_keyframe = packet.is_keyframe
+                o.stream = ostreams[index]
+                try:
                     out.mux(o)
-                    ss.written += 1
-                if packet.pos is not None and packet.pos >= 0:
-                    done = packet.pos + packet.size
-                bar.update(done, sum(x.frames for x in summaries), summary.failed)
-        except av.error.FFmpegError as e:
-            summary.truncated = f"reading stopped: {_av_reason(e)}"
+                except av.error.FFmpegError as e:
+                    raise CliError(
+                        f"{dst}: cannot write frame {ss.frames} of stream #{index}: {_av_reason(e)}"
+                    ) from None
+                if dts is not None:
+                    last_dts[index] = dts
+                ss.written += 1
+            if len(logs) > logs_before:
+                complaint = complaint or _drain_logs(logs, logs_before, demuxer, debug)
+            if packet.pos is not None and packet.pos >= 0:
+                done = packet.pos + packet.size
+            bar.update(done, sum(x.frames for x in summaries), summary.failed)
         bar.finish(done, sum(x.frames for x in summaries), summary.failed)
+        complaint = complaint or _drain_logs(logs, logs_before, demuxer, debug)
+        if complaint and not summary.truncated:
+            summary.truncated = f"the file is truncated or damaged ({complaint})"
+        if family == "ogg" and not summary.truncated and _ogg_partial_page(src):
+            summary.truncated = "the file ends inside an Ogg page: it is truncated (the partial page is lost)"
     finally:
         out.close()
     return summary
-
-
-def _copy_stream(out: Any, template: Any) -> Any:
-    """An output stream with the template's codec parameters (stream copy, no encoder)."""
-    add = getattr(out, "add_stream_from_template", None)
-    if add is None:  # PyAV < 13
-        return out.add_stream(template=template)
-    try:
-        return add(template, opaque=True)
-    except TypeError:  # PyAV without the opaque parameter
-        return add(template)
 
 
 def _decrypt_packet(
@@ -751,10 +964,12 @@ def register(sub: Any) -> None:
         help="decrypt a recording of an E2EE track (IVF, Ogg, WebM/Matroska, MP4, raw H.264/H.265)",
         description="Decrypts every frame of a recording of an E2EE track (as LiveKit's track egress "
         "writes it: the encrypted frames as they arrived) and writes a playable file in the same container, "
-        "with timestamps kept. " + _SUPPORTED + ". Each key index is bound to the first of the given keys "
-        "(and ratchet step within the window) that opens it.",
+        "packet by packet, timestamps kept. Containers: " + _SUPPORTED + ". Each key index found in the "
+        "frames is bound to the first given key (AES-128 or AES-256, within the ratchet window) that opens "
+        "one of its frames; the window then follows the sender's ratchets.",
         epilog="exit status: 0 every frame decrypted (or passed through); 3 the output was written but some "
-        "frames failed; 1 bad input, or no frame could be decrypted (no output written).",
+        "frames failed; 1 bad input (for a truncated file, what could be read is written), or no frame "
+        "could be decrypted (nothing is written).",
     )
     p.add_argument("input", metavar="INPUT", help="the recording")
     p.add_argument("-o", "--output", metavar="OUTPUT", required=True, help="the decrypted file to write")
@@ -772,8 +987,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="write frames that do not decrypt as they are (default: leave them out)",
     )
-    p.add_argument("--progress", action="store_true", default=None, help="show a progress bar even when "
-                   "stderr is not a terminal")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="show a progress bar even when stderr is not a terminal",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_debug_option(p)
     p.set_defaults(func=run)

@@ -63,7 +63,7 @@ def vector_files() -> dict[str, Path]:
     """Paths of the bundled vector files (the source tree's tests/vectors for an editable install)."""
     found: dict[str, Path] = {}
     try:
-        base = resources.files("framecryptor").joinpath("data", "vectors")
+        base = resources.files("framecryptor").joinpath("data").joinpath("vectors")
         for name in (JS_VECTORS, KDF_VECTORS):
             entry = base.joinpath(name)
             if entry.is_file():
@@ -181,7 +181,10 @@ def _frame(v: dict[str, Any]) -> None:
         raise _Fail("livekit-client frame does not decrypt") from None
     _check(out == expected, "decrypted frame differs from livekit-client's receiver output")
     parsed = v["parsed"]
-    _check(info["header_len"] == parsed["headerLen"], f"clear header {info['header_len']} != {parsed['headerLen']}")
+    _check(
+        info["header_len"] == parsed["headerLen"],
+        f"clear header {info['header_len']} != {parsed['headerLen']}",
+    )
     _check(info["key_index"] == parsed["keyIndex"], "key index differs")
     # Our sender, our receiver.
     ours = core.encrypt_with(aes, key["keyIndex"], plaintext, bool(kf))
@@ -202,7 +205,9 @@ def _sif(v: dict[str, Any]) -> None:
             return
         raise _Fail("forwarded a frame livekit-client drops")
     f = c.decrypt_frame(received, _key_frame(v))
-    _check(f.data == _h(v["output"]) and f.kind == "sif", "server-injected frame not forwarded as livekit-client")
+    _check(
+        f.data == _h(v["output"]) and f.kind == "sif", "server-injected frame not forwarded as livekit-client"
+    )
 
 
 def _frame_decrypt(v: dict[str, Any]) -> None:
@@ -238,7 +243,9 @@ def _ratchet(v: dict[str, Any]) -> None:
     material = _original(v["key"])
     _check(_kdf32(material, salt, kdf) == _h(v["aesKey256AtRatchet0"]), "AES-256 key differs")
     for i, expected in enumerate(v["chain"]):
-        _check(_kdf32(material, salt, kdf)[:16] == _h(v["aesKeys128"][i]), f"AES key after {i} ratchets differs")
+        _check(
+            _kdf32(material, salt, kdf)[:16] == _h(v["aesKeys128"][i]), f"AES key after {i} ratchets differs"
+        )
         material = _kdf32(material, salt, kdf)
         _check(material == _h(expected), f"material after {i + 1} ratchets differs")
 
@@ -268,7 +275,9 @@ def _data(v: dict[str, Any]) -> None:
     _check(aes == _h(key["aesKey"]), "derived AES key differs")
 
 
-def _cases(js: list[dict[str, Any]], kdf: list[dict[str, Any]]) -> Iterator[tuple[str, str, Callable[[], None]]]:
+def _cases(
+    js: list[dict[str, Any]], kdf: list[dict[str, Any]]
+) -> Iterator[tuple[str, str, Callable[[], None]]]:
     checks: dict[str, Callable[[dict[str, Any]], None]] = {
         "frame": _frame,
         "sif": _sif,
@@ -286,7 +295,9 @@ def _cases(js: list[dict[str, Any]], kdf: list[dict[str, Any]]) -> Iterator[tupl
         yield f"kdf/{v['kdf']}/{i}", "kdf", functools.partial(_kdf_vector, v)
 
 
-def run_vectors(js: list[dict[str, Any]] | None = None, kdf: list[dict[str, Any]] | None = None) -> list[VectorResult]:
+def run_vectors(
+    js: list[dict[str, Any]] | None = None, kdf: list[dict[str, Any]] | None = None
+) -> list[VectorResult]:
     """Runs every vector (the bundled ones by default); one result per vector."""
     if js is None or kdf is None:
         js, kdf = load_vectors()
@@ -296,7 +307,7 @@ def run_vectors(js: list[dict[str, Any]] | None = None, kdf: list[dict[str, Any]
             check()
         except _Fail as e:
             results.append(VectorResult(vid, area, False, str(e)))
-        except Exception as e:  # an unexpected exception is a failure of this vector, not of the run
+        except Exception as e:  # noqa: BLE001 - an unexpected exception fails this vector, not the run
             results.append(VectorResult(vid, area, False, f"{type(e).__name__}: {e}"))
         else:
             results.append(VectorResult(vid, area, True))
@@ -351,8 +362,10 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_INCOMPLETE if failures else EXIT_OK
-    print(f"reference vectors: livekit-client {meta.get('livekitClient', '?')} (real E2EE worker output), "
-          "LiveKit SDK KDF tests")
+    print(
+        f"reference vectors: livekit-client {meta.get('livekitClient', '?')} (real E2EE worker output), "
+        "LiveKit SDK KDF tests"
+    )
     print()
     print(f"{'area':8} {'passed':>6} {'failed':>6}  result  checks")
     for area, passed, failed in rows:
@@ -360,7 +373,9 @@ def run(args: argparse.Namespace) -> int:
     if args.verbose:
         print()
         for r in results:
-            print(f"{'ok  ' if r.passed else 'FAIL'} {r.area:8} {r.id}" + (f": {r.reason}" if r.reason else ""))
+            print(
+                f"{'ok  ' if r.passed else 'FAIL'} {r.area:8} {r.id}" + (f": {r.reason}" if r.reason else "")
+            )
     elif failures:
         print()
         for r in failures[:20]:
