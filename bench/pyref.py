@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from typing import Literal
 
 from cryptography.exceptions import InvalidTag
@@ -38,19 +39,19 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 __all__ = [
     "CODECS",
-    "IV_LENGTH",
     "FRAME_OVERHEAD",
+    "IV_LENGTH",
     "DecryptError",
     "PyFrameCryptor",
-    "derive_key",
-    "ratchet",
-    "find_nal_units",
     "clear_header",
+    "derive_key",
+    "find_nal_units",
+    "needs_rbsp_unescape",
     "normalize_start_codes",
-    "received_plaintext",
+    "ratchet",
     "rbsp_escape",
     "rbsp_unescape",
-    "needs_rbsp_unescape",
+    "received_plaintext",
 ]
 
 CODECS = ("opus", "vp8", "vp9", "av1", "h264", "h265")
@@ -96,10 +97,29 @@ def ratchet(material: bytes, salt: bytes = DEFAULT_SALT, kdf: Kdf = "pbkdf2") ->
 
 # -- H.264 / H.265 byte streams ----------------------------------------------------------
 
-_START_CODE = b"\x00\x00\x01"
+# The regular-expression engine scans these short byte patterns several times
+# faster than bytes.find does.
+_START_CODE = re.compile(b"\x00\x00\x01")
+_SHORT_START_CODE = re.compile(b"(?<!\x00)\x00\x00\x01")
 # Two zero bytes followed by a byte <= 3: where an emulation prevention byte goes.
 _NEEDS_ESCAPE = re.compile(b"\x00\x00(?=[\x00-\x03])")
-_SHORT_START_CODE = re.compile(b"(?<!\x00)\x00\x00\x01")
+_EMULATION = re.compile(b"\x00\x00\x03")
+
+
+def _nal_units(frame: bytes) -> Iterator[int] | None:
+    """Offsets of the NAL unit headers, lazily; None when the frame has leading data."""
+    n = len(frame)
+    if n <= 3:
+        return iter(())  # too short for livekit-client's scan to start
+    # The first start code the scan sees (its 01 is not the last byte) decides
+    # whether there is leading data: only zero bytes may come before it.
+    first = _START_CODE.search(frame, 0, n - 1)
+    if first is None:
+        return None if frame.count(0) != n else iter(())
+    if frame.count(0, 0, first.start()) != first.start():
+        return None
+    # A unit that starts in the last three bytes is not reported.
+    return (m.end() for m in _START_CODE.finditer(frame, first.start(), n - 1) if m.end() <= n - 4)
 
 
 def find_nal_units(frame: bytes) -> list[int] | None:
@@ -110,26 +130,8 @@ def find_nal_units(frame: bytes) -> list[int] | None:
     3-byte one after a zero byte, and a unit that starts in the frame's last three
     bytes is not reported.
     """
-    n = len(frame)
-    if n <= 3:
-        return []  # too short for livekit-client's scan to start
-    # The first start code the scan sees (its 01 is not the last byte) decides
-    # whether there is leading data.
-    pos = frame.find(_START_CODE, 0, n - 1)
-    if pos == -1:
-        return None if frame.count(0) != n else []
-    if frame.count(0, 0, pos) != pos:
-        return None
-    units: list[int] = []
-    last = n - 4  # the last unit offset reported
-    while pos != -1 and pos + 3 <= last:
-        units.append(pos + 3)
-        pos = frame.find(_START_CODE, pos + 3, n - 1)
-    return units
-
-
-def _is_h264_slice(header: int) -> bool:
-    return header & 0x1F in (1, 5)
+    units = _nal_units(frame)
+    return None if units is None else list(units)
 
 
 def _is_h265_slice(header: int) -> bool:
@@ -147,16 +149,19 @@ def clear_header(codec: str, frame: bytes, key_frame: bool) -> tuple[int, bool]:
         return 0, False
     if codec not in ("h264", "h265"):
         raise ValueError(f"unknown codec {codec!r}")
-    units = find_nal_units(frame)
-    if units:
-        # An H.264 slice anywhere outranks an H.265 one: livekit-client detects the
-        # codec from the bytes before it looks for the slice.
+    units = _nal_units(frame)
+    if units is not None:
+        # An H.264 slice anywhere outranks an H.265 one (livekit-client detects the
+        # codec from the bytes first), so the scan stops at the first H.264 slice.
+        h265 = -1
         for off in units:
-            if _is_h264_slice(frame[off]):
+            header = frame[off]
+            if header & 0x1F in (1, 5):
                 return off + 2, True
-        for off in units:
-            if _is_h265_slice(frame[off]):
-                return off + 2, True
+            if h265 < 0 and _is_h265_slice(header):
+                h265 = off
+        if h265 >= 0:
+            return h265 + 2, True
     return (_VP8_KEY_HEADER if key_frame else _VP8_DELTA_HEADER), False
 
 
@@ -179,12 +184,24 @@ def rbsp_escape(data: bytes) -> bytes:
 
 def needs_rbsp_unescape(data: bytes) -> bool:
     """Whether 00 00 03 starts before the last three bytes (livekit-client's test)."""
-    return data.find(b"\x00\x00\x03", 0, len(data) - 1) != -1
+    return _EMULATION.search(data, 0, len(data) - 1) is not None
 
 
 def rbsp_unescape(data: bytes) -> bytes:
     """Emulation prevention bytes removed (every 00 00 03 becomes 00 00, left to right)."""
-    return data.replace(b"\x00\x00\x03", b"\x00\x00")
+    return _EMULATION.sub(b"\x00\x00", data)
+
+
+def _receiver_unescape(body: bytes) -> bytes:
+    """livekit-client's receiver: unescape only when needs_rbsp_unescape(body), in one pass.
+
+    A 00 00 03 in the last three bytes is always found by the left-to-right scan, so a
+    single match there is the one case where the receiver does not unescape.
+    """
+    unescaped, count = _EMULATION.subn(b"\x00\x00", body)
+    if count == 0 or (count == 1 and body.endswith(b"\x00\x00\x03")):
+        return body
+    return unescaped
 
 
 # -- frames -------------------------------------------------------------------------------
@@ -262,8 +279,8 @@ class PyFrameCryptor:
     def _open(self, frame: bytes, n: int, escaped: bool) -> bytes:
         header = frame[:n]
         body = frame[n:]
-        if escaped and needs_rbsp_unescape(body):
-            body = rbsp_unescape(body)
+        if escaped:
+            body = _receiver_unescape(body)
         if len(body) < FRAME_OVERHEAD:
             raise DecryptError("frame too short")
         if body[-2] != IV_LENGTH:

@@ -391,3 +391,18 @@ def test_native_helpers_match_restated_rules(rng: random.Random) -> None:
         for codec in ANNEXB:
             for key in (True, False):
                 assert _native.js_layout(fc.Codec(codec).native_id, data, key) == js_layout(codec, key, data)
+
+
+def test_output_size_hint_falls_back_to_the_bound(kp: fc.KeyProvider) -> None:
+    """Outputs are allocated at a tight size hint; a frame whose escaping and start-code
+    rewriting outgrow it (here 300 short start codes in the clear header) is redone at the
+    bound, single and batch alike."""
+    sei = b"".join(b"\x00\x00\x01\x06" + bytes([i % 200 + 5]) for i in range(300))
+    plain = sei + b"\x00\x00\x01\x65\x88" + bytes(range(1, 250)) * 2
+    c = fc.FrameCryptor(kp, "alice", "h264")
+    expected = plain.replace(b"\x00\x00\x01", b"\x00\x00\x00\x01")
+    wire = c.encrypt(plain, key_frame=True)
+    assert len(wire) > len(plain) + 30 + 64 + len(plain) // 64  # beyond the hint
+    assert c.decrypt(wire, True) == expected
+    batch = c.encrypt_many([plain, b"\x00\x00\x00\x01\x41\x9a" + bytes(100), plain], True)
+    assert [c.decrypt(w, True) for w in batch][::2] == [expected, expected]

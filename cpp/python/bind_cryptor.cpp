@@ -98,17 +98,43 @@ std::pair<py::bytes, DecryptOutcome> decrypt_bytes(const FrameCryptorCore& c, co
 py::bytes encrypt_bytes(const FrameCryptorCore& c, py::handle frame, bool key_frame, AesGcmKey* key,
                         int key_index) {
   InBuffer in(frame, "frame");
-  return MakeBytes(
-      c.EncryptBound(in.size()), in.size() >= kGilReleaseThreshold,
-      [&](MutByteView out) {
-        return key ? c.EncryptWith(*key, static_cast<uint8_t>(key_index), in.view(), key_frame, out)
-                   : c.Encrypt(in.view(), key_frame, out);
-      },
-      [&](Status s) {
-        RaiseStatus(s, s == Status::kMissingKey ? "key index " + std::to_string(key ? key_index : c.key_index()) : "",
-                    s == Status::kMissingKey ? c.key_index() : -1);
-      });
+  Result r;
+  PyObject* out = EncryptNew(c, in.view(), key_frame, in.size() >= kGilReleaseThreshold, &r, key,
+                             static_cast<uint8_t>(key ? key_index : 0));
+  if (out == nullptr) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    const int idx = key ? key_index : c.key_index();
+    RaiseStatus(r.status, r.status == Status::kMissingKey ? "key index " + std::to_string(idx) : "",
+                r.status == Status::kMissingKey ? idx : -1);
+  }
+  return py::reinterpret_steal<py::bytes>(out);
 }
+
+}  // namespace
+
+PyObject* EncryptNew(const FrameCryptorCore& c, ByteView in, bool key_frame, bool release_gil, Result* result,
+                     AesGcmKey* key, uint8_t key_index) {
+  size_t cap = c.EncryptHint(in.size);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    PyObject* out = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(cap));
+    if (out == nullptr) return nullptr;
+    const MutByteView o{reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(out)), cap};
+    {
+      MaybeReleaseGil g(release_gil);
+      *result = key ? c.EncryptWith(*key, key_index, in, key_frame, o) : c.Encrypt(in, key_frame, o);
+    }
+    if (result->ok()) {
+      if (result->size != cap && _PyBytes_Resize(&out, static_cast<Py_ssize_t>(result->size)) != 0) return nullptr;
+      return out;
+    }
+    Py_DECREF(out);  // wiped by the core: nothing of a failed encryption leaves
+    if (result->status != Status::kOutputTooSmall || cap == c.EncryptBound(in.size)) return nullptr;
+    cap = c.EncryptBound(in.size);
+  }
+  return nullptr;
+}
+
+namespace {
 
 // -- batches ---------------------------------------------------------------------
 
@@ -203,11 +229,18 @@ py::list encrypt_many(const FrameCryptorCore& c, py::handle frames, py::handle k
   Outputs outs;
   outs.objs.assign(n, nullptr);
   std::vector<MutByteView> views(n);
-  for (size_t i = 0; i < n; ++i) views[i] = outs.alloc(i, c.EncryptBound(b.view(i).size));
+  for (size_t i = 0; i < n; ++i) views[i] = outs.alloc(i, c.EncryptHint(b.view(i).size));
   std::vector<Result> res(n);
   {
     py::gil_scoped_release release;
     fc::ParallelFor(n, t, [&](size_t i) { res[i] = c.Encrypt(b.view(i), b.key_frames[i] != 0, views[i]); });
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (res[i].status != Status::kOutputTooSmall) continue;
+    // Rare: more escapes than the hint leaves room for; again at the bound.
+    Py_CLEAR(outs.objs[i]);
+    views[i] = outs.alloc(i, c.EncryptBound(b.view(i).size));
+    res[i] = c.Encrypt(b.view(i), b.key_frames[i] != 0, views[i]);
   }
   for (size_t i = 0; i < n; ++i) {
     if (!res[i].ok()) {

@@ -143,15 +143,10 @@ PyObject* fc_encrypt(PyObject* self_obj, PyObject* const* args, Py_ssize_t nargs
     PyObject* out;
     {
       InBuffer in(frame, "frame");
-      const size_t cap = self->core->EncryptBound(in.size());
-      out = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(cap));
-      if (out == nullptr) return nullptr;
-      MutByteView o{reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(out)), cap};
-      MaybeReleaseGil g(in.size() >= kGilReleaseThreshold);
-      r = self->core->Encrypt(in.view(), key_frame != 0, o);
+      out = EncryptNew(*self->core, in.view(), key_frame != 0, in.size() >= kGilReleaseThreshold, &r);
     }
-    if (!r.ok()) {
-      Py_DECREF(out);  // wiped by the core: nothing of a failed encryption leaves
+    if (out == nullptr) {
+      if (PyErr_Occurred()) return nullptr;
       const int idx = r.status == Status::kMissingKey ? self->core->key_index() : -1;
       py::object exc = MakeStatusError(
           r.status, r.status == Status::kMissingKey ? "key index " + std::to_string(idx) : std::string(), idx);
@@ -160,8 +155,6 @@ PyObject* fc_encrypt(PyObject* self_obj, PyObject* const* args, Py_ssize_t nargs
       Py_DECREF(cb);
       return raise_obj(exc.release().ptr());
     }
-    if (static_cast<size_t>(PyBytes_GET_SIZE(out)) != r.size && _PyBytes_Resize(&out, static_cast<Py_ssize_t>(r.size)) != 0)
-      return nullptr;
     if (self->state != kStateOk && r.size != 0) {
       PyObject* cb = call(self_obj, "_encrypt_ok", {});
       if (cb == nullptr) {

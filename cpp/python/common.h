@@ -113,6 +113,24 @@ py::bytes MakeBytes(size_t capacity, bool release_gil, Fill&& fill) {
   return MakeBytes(capacity, release_gil, std::forward<Fill>(fill), [](Status s) { RaiseStatus(s); });
 }
 
+}  // namespace fcpy
+
+namespace framecryptor {
+class FrameCryptorCore;
+class AesGcmKey;
+}  // namespace framecryptor
+
+namespace fcpy {
+
+// Encrypts into a new bytes object of the size hint, retrying once at the size
+// bound in the rare case the escapes do not fit (see EncryptedSizeHint). On a
+// core error returns nullptr with *result holding the status and no Python
+// error set; nullptr with a Python error set on allocation failure. The GIL is
+// released around the work when release_gil. key: encrypt with it at key_index
+// instead of the cryptor's current key.
+PyObject* EncryptNew(const framecryptor::FrameCryptorCore& c, ByteView in, bool key_frame, bool release_gil,
+                     Result* result, framecryptor::AesGcmKey* key = nullptr, uint8_t key_index = 0);
+
 // Hex of a few bytes (fingerprints only: never used on key material).
 std::string Hex(const uint8_t* p, size_t n);
 

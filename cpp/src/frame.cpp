@@ -1,5 +1,6 @@
 #include "framecryptor/frame.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -116,6 +117,13 @@ size_t EncryptedSizeBound(Codec codec, size_t n) {
   return n + n / 3 + kFrameOverhead + (n + kFrameOverhead) / 2 + 2;
 }
 
+size_t EncryptedSizeHint(Codec codec, size_t n) {
+  if (!IsAnnexB(codec)) return n + kFrameOverhead;
+  // Room for a few start codes rewritten and a few escapes (random ciphertext has
+  // about one per 16 KiB, the IV counter one or two); the bound when it is not enough.
+  return std::min(EncryptedSizeBound(codec, n), n + kFrameOverhead + 64 + n / 64);
+}
+
 size_t DecryptedSizeBound(Codec codec, size_t n) {
   if (IsAnnexB(codec)) return n;  // used as unescaping workspace
   return n > kFrameOverhead ? n - kFrameOverhead : 0;
@@ -147,8 +155,11 @@ Result EncryptFrame(AesGcmKey& key, const EncryptParams& p, ByteView in, MutByte
   const bool normalize = layout.nal && p.normalize_start_codes;
   const size_t header_out = normalize ? header.size + CountShortStartCodes(header) : header.size;
   const size_t m = body.size + kFrameOverhead;  // ciphertext, tag, IV, trailer
-  const size_t needed = layout.nal ? nal_capacity(header_out, m) : header_out + m;
-  if (out.size < needed) return Result::Err(Status::kOutputTooSmall);
+  // Escaping needs room for the bytes it inserts: usually a few (in place),
+  // at worst half the block again (parked at the end of the region). A smaller
+  // buffer is tried and kOutputTooSmall returned if its escapes do not fit.
+  if (out.size < header_out + m) return Result::Err(Status::kOutputTooSmall);
+  const size_t needed = std::min(out.size, layout.nal ? nal_capacity(header_out, m) : header_out + m);
 
   if (normalize) {
     NormalizeStartCodes(header, out.data);
@@ -195,14 +206,16 @@ Result EncryptFrame(AesGcmKey& key, const EncryptParams& p, ByteView in, MutByte
       write_trailer(tail_start, iv, p.key_index);
       scanner.Feed(tail_start, kIvSize + kTrailerSize);
       const size_t k = scanner.count();
-      if (k <= kInlinePoints) {
+      if (k <= kInlinePoints && header_out + m + k <= out.size) {
         RbspEscapeInPlace(body_out, m, points, k);
         total = header_out + m + k;
-      } else {
+      } else if (needed == nal_capacity(header_out, m)) {
         // Many escapes: park the block at the end of the region, escape forward.
         uint8_t* tail = out.data + needed - m;
         std::memmove(tail, body_out, m);
         total = header_out + RbspEscape({tail, m}, body_out);
+      } else {
+        return fail_encrypt(out, needed, Status::kOutputTooSmall);
       }
     }
     const FrameLayout built{header_out, layout.nal};

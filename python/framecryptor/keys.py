@@ -506,9 +506,15 @@ class KeyProvider:
             if window <= 0 or key_index >= len(handler.slots):
                 return None
             slot = handler.slots[key_index]
-            if slot.material is None or slot.invalid:
+            if slot.material is None or slot.invalid or slot.derived is None:
                 return None
-            material, generation = slot.material, slot.generation
+            material, generation, current = slot.material, slot.generation, slot.derived.key
+        # The slot's key may have moved since the frame's first attempt (another
+        # thread's recovery or ratchet): the current key gets one try first.
+        try:
+            return attempt(current), 0
+        except DecryptionError:
+            pass
         if not self._search_allowed(identity, key_index):
             return None
         for steps, (new_material, derived) in enumerate(self._ratchet_chain(material, window), start=1):

@@ -62,7 +62,7 @@ class AesGcmKey {
   // piece of input before it is decrypted, the tag last). Returning false
   // stops Open (kAborted); Seal ignores the result.
   using ChunkObserver = std::function<bool(const uint8_t* data, size_t n)>;
-  static constexpr size_t kChunk = 4096;
+  static constexpr size_t kChunk = 16384;
 
   // out receives plaintext.size + 16 bytes (ciphertext || tag). out may equal
   // plaintext.data (in place); other overlaps are not allowed.

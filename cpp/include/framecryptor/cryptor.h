@@ -164,6 +164,7 @@ class FrameCryptorCore {
   const std::shared_ptr<ReplayGuard>& replay_guard() const { return replay_; }
 
   size_t EncryptBound(size_t n) const { return EncryptedSizeBound(codec_, n); }
+  size_t EncryptHint(size_t n) const { return EncryptedSizeHint(codec_, n); }
   size_t DecryptBound(size_t n) const { return DecryptedSizeBound(codec_, n); }
   // Output capacity Decrypt needs for this particular input (covers SIF
   // frames, whose output is the frame minus the SIF trailer).

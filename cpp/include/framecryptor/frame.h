@@ -35,11 +35,16 @@ struct EncryptParams {
 
 // Output capacity that is always enough for EncryptFrame on an n-byte frame.
 size_t EncryptedSizeBound(Codec codec, size_t n);
+// Output capacity that is enough in practice (exact for non-H.26x codecs):
+// EncryptFrame returns kOutputTooSmall in the rare case it is not, and the
+// caller retries with EncryptedSizeBound (under a new IV). Allocating the bound
+// for every H.26x frame costs page faults for memory that is never written.
+size_t EncryptedSizeHint(Codec codec, size_t n);
 // Output capacity that is always enough for DecryptFrame on an n-byte frame.
 size_t DecryptedSizeBound(Codec codec, size_t n);
 
-// Encrypts one frame into out (capacity >= EncryptedSizeBound) and returns the
-// size written. Empty frames are not encrypted (size 0 is returned).
+// Encrypts one frame into out (capacity >= EncryptedSizeBound, or the hint,
+// see above) and returns the size written. Empty frames are not encrypted (size 0 is returned).
 // Errors: kFrameTooShort (shorter than the clear header), kIvExhausted,
 // kUnstableLayout, kOutputTooSmall, kTooLarge, kInternal. On error nothing in
 // out may be used: it is wiped.
