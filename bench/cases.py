@@ -31,8 +31,9 @@ import functools
 import threading
 from collections.abc import Callable
 
-import framecryptor as fc
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+import framecryptor as fc
 from framecryptor import _native
 
 from . import frames, pyref

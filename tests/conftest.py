@@ -3,9 +3,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from helpers import make_provider
 
 import framecryptor as fc
+
+from helpers import make_provider
 
 
 @pytest.fixture

@@ -24,7 +24,10 @@ def aes_key(kp: fc.KeyProvider, identity: str = "alice", key_index: int = 0) -> 
     """The AES key behind a slot, derived independently of the provider."""
     o = kp.options
     return fc.derive_key_material(
-        kp.export_key(identity, key_index), salt=o.ratchet_salt, kdf=o.key_derivation_function, key_size=o.key_size
+        kp.export_key(identity, key_index),
+        salt=o.ratchet_salt,
+        kdf=o.key_derivation_function,
+        key_size=o.key_size,
     )
 
 

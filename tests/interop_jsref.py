@@ -26,9 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import framegen  # noqa: E402
+import framecryptor as fc
 
-import framecryptor as fc  # noqa: E402
+import framegen
 
 SIZES = [1, 2, 3, 5, 9, 10, 11, 20, 60, 160, 400, 1200, 5000, 50_000]
 
@@ -132,7 +132,13 @@ def run(jsref: str, per_combo: int, seed: int) -> int:
             wires = []
             for d, k in frames:
                 r = ref.call(
-                    {"op": "encrypt", "ctx": f"enc-{key_bits}", "data": d.hex(), "frameType": frame_type(codec, k), **common}
+                    {
+                        "op": "encrypt",
+                        "ctx": f"enc-{key_bits}",
+                        "data": d.hex(),
+                        "frameType": frame_type(codec, k),
+                        **common,
+                    }
                 )
                 wires.append(bytes.fromhex(r["data"]) if r["ok"] else None)
             js_dec = ref.call(

@@ -31,8 +31,9 @@ import subprocess
 import sys
 from typing import Any
 
-import framecryptor as fc
 from livekit.protocol.models import DataPacket, EncryptedPacketPayload, UserPacket
+
+import framecryptor as fc
 
 SIZES = [0, 1, 2, 15, 16, 17, 100, 1000, 15_000, 60_000]
 

@@ -8,9 +8,10 @@ import random
 
 import numpy as np
 import pytest
-from helpers import CODECS, make_provider
 
 import framecryptor as fc
+
+from helpers import CODECS, make_provider
 
 GOOD_PLAIN = b"\xb1" + bytes(range(120))
 
@@ -27,7 +28,9 @@ def still_works(rx: fc.FrameCryptor, good: bytes) -> None:
 
 
 @pytest.mark.parametrize("n", range(1, 30))
-def test_frames_shorter_than_the_trailer(n: int, pair: tuple[fc.FrameCryptor, fc.FrameCryptor, bytes]) -> None:
+def test_frames_shorter_than_the_trailer(
+    n: int, pair: tuple[fc.FrameCryptor, fc.FrameCryptor, bytes]
+) -> None:
     _, rx, good = pair
     with pytest.raises(fc.InvalidFrameError, match="too short"):
         rx.decrypt(good[:n])
@@ -95,7 +98,9 @@ def test_garbage_frames_every_codec(codec: str, kp: fc.KeyProvider) -> None:
     rx = fc.FrameCryptor(kp, "alice", codec)
     rng = random.Random(codec)
     for _ in range(500):
-        data = bytes(rng.choice([0, 0, 1, 3, 0x0C, 0x65, rng.randrange(256)]) for _ in range(rng.randrange(1, 80)))
+        data = bytes(
+            rng.choice([0, 0, 1, 3, 0x0C, 0x65, rng.randrange(256)]) for _ in range(rng.randrange(1, 80))
+        )
         with pytest.raises(fc.E2EEError):
             rx.decrypt(data)
 
@@ -105,7 +110,9 @@ def test_garbage_frames_every_codec(codec: str, kp: fc.KeyProvider) -> None:
     ["a str frame", 123, None, 1.5, ["list"], object()],
     ids=["str", "int", "None", "float", "list", "object"],
 )
-def test_wrong_types_raise_type_errors(value: object, pair: tuple[fc.FrameCryptor, fc.FrameCryptor, bytes]) -> None:
+def test_wrong_types_raise_type_errors(
+    value: object, pair: tuple[fc.FrameCryptor, fc.FrameCryptor, bytes]
+) -> None:
     tx, rx, good = pair
     for fn in (tx.encrypt, rx.decrypt):
         with pytest.raises(TypeError) as info:
@@ -126,7 +133,9 @@ def test_non_contiguous_buffers_refused(pair: tuple[fc.FrameCryptor, fc.FrameCry
     still_works(rx, good)
 
 
-def test_every_buffer_type_gives_the_same_result(pair: tuple[fc.FrameCryptor, fc.FrameCryptor, bytes]) -> None:
+def test_every_buffer_type_gives_the_same_result(
+    pair: tuple[fc.FrameCryptor, fc.FrameCryptor, bytes],
+) -> None:
     _, rx, good = pair
     for value in (
         good,
@@ -201,7 +210,11 @@ def test_bad_keys_and_options() -> None:
 
 def test_exceptions_carry_no_key_material() -> None:
     secret = "correct horse battery staple"
-    kp = fc.KeyProvider(fc.KeyProviderOptions(shared_key=secret.encode(), key_derivation_function=fc.KeyDerivationFunction.HKDF))
+    kp = fc.KeyProvider(
+        fc.KeyProviderOptions(
+            shared_key=secret.encode(), key_derivation_function=fc.KeyDerivationFunction.HKDF
+        )
+    )
     aes = fc.derive_key_material(secret, kdf=fc.KeyDerivationFunction.HKDF)
     rx = fc.FrameCryptor(kp, "alice", "vp8")
     texts = [repr(kp), repr(kp.options), repr(rx), repr(kp._handler(None).ring.get(0)), str(kp.options)]
@@ -244,7 +257,13 @@ def test_disabled_cryptor_checks_output_buffers_like_enabled(kp: fc.KeyProvider)
 
 @pytest.mark.parametrize(
     "kw",
-    [{"user_timestamp": -1}, {"user_timestamp": 2**64}, {"frame_id": 2**32}, {"frame_id": True}, {"user_data": b"x" * 300}],
+    [
+        {"user_timestamp": -1},
+        {"user_timestamp": 2**64},
+        {"frame_id": 2**32},
+        {"frame_id": True},
+        {"user_data": b"x" * 300},
+    ],
 )
 def test_packet_trailer_fields_out_of_range(kw: dict[str, object]) -> None:
     with pytest.raises(fc.InvalidArgumentError):

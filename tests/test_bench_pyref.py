@@ -14,19 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import framegen
 import pytest
-from helpers import CODECS, js_find_nalu_indices, js_layout, js_parse_rbsp, js_write_rbsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from vectors import h, key_frame_of, kdf_vectors, of_type, original_material, params
 
 import framecryptor as fc
 from framecryptor import _native
 
+import framegen
+from helpers import CODECS, js_find_nalu_indices, js_layout, js_parse_rbsp, js_write_rbsp
+from vectors import h, kdf_vectors, key_frame_of, of_type, original_material, params
+
 # bench/ lives next to tests/ (not installed): import it from the checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import cases, frames, pyref  # noqa: E402
+from bench import cases, frames, pyref
 
 MATERIAL = b"pyref test key material"
 KEY = pyref.derive_key(MATERIAL, kdf="hkdf")

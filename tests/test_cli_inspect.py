@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import framecryptor as fc
 import pytest
+
+import framecryptor as fc
 from framecryptor import _native
 from framecryptor.cli import main
 from framecryptor.inspect import Confidence, KeyCandidate, KeySearch, describe_iv, guess_codec, inspect_frame
+
 from vectors import h, key_frame_of, of_type, original_material
 
 ENCRYPTED = [v for v in of_type("frame") if v["ciphertext"] and not v.get("passthrough")]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from framecryptor.cli import build_parser, main
 from framecryptor.cli.demo import PASSPHRASE
 

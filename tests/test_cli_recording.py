@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import av
-import framecryptor as fc
 import numpy as np
 import pytest
+
+import framecryptor as fc
 from framecryptor.cli import main
 from framecryptor.cli.recording import (
     annexb_to_length_prefixed,

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from framecryptor.cli import main, selftest
+
 from vectors import JS_VECTORS, KDF_VECTORS, VECTOR_DIR, js_vectors, kdf_vectors
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import framegen
 import pytest
-from helpers import ANNEXB, CODECS, aes_key, build_frame, js_layout, make_provider
 
 import framecryptor as fc
 from framecryptor import _native
+
+import framegen
+from helpers import ANNEXB, CODECS, aes_key, build_frame, js_layout, make_provider
 
 SIZES = [0, 1, 2, 3, 9, 10, 11, 31, 160, 1200, 50_000]
 
@@ -53,7 +54,9 @@ def test_round_trip_every_codec_and_size(codec: str, key_size: int, rng: random.
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_clear_header_is_plaintext_and_authenticated(codec: str, rng: random.Random, kp: fc.KeyProvider) -> None:
+def test_clear_header_is_plaintext_and_authenticated(
+    codec: str, rng: random.Random, kp: fc.KeyProvider
+) -> None:
     c = fc.FrameCryptor(kp, "alice", codec)
     plain = framegen.frame(rng, codec, 500, key=True)
     wire = c.encrypt(plain, key_frame=True)
@@ -120,7 +123,9 @@ def test_js_tiny_frame_with_fake_slice_in_ciphertext_decrypts(kp: fc.KeyProvider
 
 
 @pytest.mark.parametrize("codec", ANNEXB)
-def test_our_h26x_frames_parse_on_the_receiver_as_built(codec: str, rng: random.Random, kp: fc.KeyProvider) -> None:
+def test_our_h26x_frames_parse_on_the_receiver_as_built(
+    codec: str, rng: random.Random, kp: fc.KeyProvider
+) -> None:
     """For every frame we send, livekit-client's receiver rule finds the clear header we used."""
     c = fc.FrameCryptor(kp, "alice", codec)
     checked = 0
@@ -201,14 +206,18 @@ def test_key_index_in_trailer_selects_the_receiver_slot() -> None:
 
 
 def test_shared_key_and_participant_keys() -> None:
-    kp = fc.KeyProvider(fc.KeyProviderOptions(shared_key=b"room", key_derivation_function=fc.KeyDerivationFunction.HKDF))
+    kp = fc.KeyProvider(
+        fc.KeyProviderOptions(shared_key=b"room", key_derivation_function=fc.KeyDerivationFunction.HKDF)
+    )
     assert kp.shared_key_mode
     bob = fc.FrameCryptor(kp, "bob", "vp8")
     shared_wire = bob.encrypt(b"\xb1" + bytes(40))
     assert fc.FrameCryptor(kp, "carol", "vp8").decrypt(shared_wire) == b"\xb1" + bytes(40)
     kp.set_key("bob", b"bob's own key")  # the existing cryptor moves to bob's ring
     own_wire = bob.encrypt(b"\xb1" + bytes(40))
-    other = fc.KeyProvider(fc.KeyProviderOptions(shared_key=b"room", key_derivation_function=fc.KeyDerivationFunction.HKDF))
+    other = fc.KeyProvider(
+        fc.KeyProviderOptions(shared_key=b"room", key_derivation_function=fc.KeyDerivationFunction.HKDF)
+    )
     with pytest.raises(fc.DecryptionError):
         fc.FrameCryptor(other, "bob", "vp8").decrypt(own_wire)
     other.set_key("bob", b"bob's own key")
@@ -344,7 +353,9 @@ def test_sif_frames_only_for_allow_listed_payloads_of_the_codec(kp: fc.KeyProvid
 def test_packet_trailer_stripped_before_decryption(kp: fc.KeyProvider) -> None:
     tx = fc.FrameCryptor(kp, "alice", "vp8")
     rx = fc.FrameCryptor(kp, "alice", "vp8", packet_trailer=True)
-    wire = fc.append_packet_trailer(tx.encrypt(b"\xb1" + bytes(50)), user_timestamp=1_744_249_600_123_456, frame_id=42)
+    wire = fc.append_packet_trailer(
+        tx.encrypt(b"\xb1" + bytes(50)), user_timestamp=1_744_249_600_123_456, frame_id=42
+    )
     assert wire.endswith(b"LKTS")
     frame = rx.decrypt_frame(wire)
     assert frame.data == b"\xb1" + bytes(50)
@@ -374,7 +385,10 @@ def test_into_variants_match(codec: str, rng: random.Random, kp: fc.KeyProvider)
 
 
 def test_large_frames_round_trip(kp: fc.KeyProvider, rng: random.Random) -> None:
-    for codec, plain in (("vp8", framegen.vp8(rng, 4_000_000, True)), ("h264", framegen.h264(rng, 4_000_000, True))):
+    for codec, plain in (
+        ("vp8", framegen.vp8(rng, 4_000_000, True)),
+        ("h264", framegen.h264(rng, 4_000_000, True)),
+    ):
         c = fc.FrameCryptor(kp, "alice", codec)
         assert c.decrypt(c.encrypt(plain, key_frame=True), True) == plain
 
@@ -383,7 +397,9 @@ def test_native_helpers_match_restated_rules(rng: random.Random) -> None:
     from helpers import js_find_nalu_indices
 
     for _ in range(2000):
-        data = bytes(rng.choice([0, 0, 0, 1, 3, 0x65, rng.randrange(256)]) for _ in range(rng.randrange(0, 40)))
+        data = bytes(
+            rng.choice([0, 0, 0, 1, 3, 0x65, rng.randrange(256)]) for _ in range(rng.randrange(0, 40))
+        )
         units, leading = _native.find_nal_units(data)
         expected = js_find_nalu_indices(data)
         assert leading == (expected is None)

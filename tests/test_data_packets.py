@@ -9,11 +9,8 @@ import struct
 import threading
 from typing import Any
 
-import framecryptor as fc
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from framecryptor.data import CLEAR_VALUES, ENCRYPTABLE_VALUES
-from helpers import aes_key, make_provider
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from livekit.protocol.metrics import MetricsBatch
@@ -33,6 +30,11 @@ from livekit.protocol.models import (
     Transcription,
     UserPacket,
 )
+
+import framecryptor as fc
+from framecryptor.data import CLEAR_VALUES, ENCRYPTABLE_VALUES
+
+from helpers import aes_key, make_provider
 from vectors import h, options_for, original_material, params
 
 GCM = Encryption.Type.GCM

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import framecryptor as fc
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from framecryptor.streams import is_stream_packet
-from helpers import aes_key, make_provider
 from livekit.protocol.models import DataPacket, DataStream, EncryptedPacketPayload, Encryption, UserPacket
+
+import framecryptor as fc
+from framecryptor.streams import is_stream_packet
+
+from helpers import aes_key, make_provider
 
 GCM = Encryption.Type.GCM
 CHUNK = fc.STREAM_CHUNK_SIZE

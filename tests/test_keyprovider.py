@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from helpers import make_provider
 
 import framecryptor as fc
+
+from helpers import make_provider
 
 
 def test_defaults_are_livekit_rtc_defaults() -> None:
@@ -56,7 +57,9 @@ def test_shared_key_set_export_ratchet() -> None:
 
 
 def test_options_shared_key_is_index_0() -> None:
-    kp = fc.KeyProvider(fc.KeyProviderOptions(shared_key=b"s", key_derivation_function=fc.KeyDerivationFunction.HKDF))
+    kp = fc.KeyProvider(
+        fc.KeyProviderOptions(shared_key=b"s", key_derivation_function=fc.KeyDerivationFunction.HKDF)
+    )
     assert kp.export_shared_key(0) == b"s" and kp.key_fingerprint() == fc.key_fingerprint(b"s")
 
 
@@ -144,7 +147,9 @@ def test_key_observers_see_every_change_without_material_in_repr() -> None:
     receiver.ratchet_key("bob", 2)
     sender.ratchet_key("alice")
     sender.ratchet_key("alice")
-    fc.FrameCryptor(receiver, "alice", "opus").decrypt(fc.FrameCryptor(sender, "alice", "opus").encrypt(b"\x78a"))
+    fc.FrameCryptor(receiver, "alice", "opus").decrypt(
+        fc.FrameCryptor(sender, "alice", "opus").encrypt(b"\x78a")
+    )
     assert [(o.op, o.participant_identity, o.key_index, o.steps) for o in ops] == [
         ("set_shared_key", None, 1, 1),
         ("ratchet_shared_key", None, 1, 1),

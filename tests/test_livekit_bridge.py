@@ -19,7 +19,6 @@ import sys
 import textwrap
 from typing import Any
 
-import framecryptor as fc
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -28,6 +27,8 @@ from livekit import rtc
 from livekit.rtc import _ffi_client
 from livekit.rtc import e2ee as rtc_e2ee
 from livekit.rtc._proto import ffi_pb2
+
+import framecryptor as fc
 
 HKDF_ = fc.KeyDerivationFunction.HKDF
 PBKDF2 = fc.KeyDerivationFunction.PBKDF2

@@ -15,16 +15,17 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import framegen
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from helpers import ANNEXB, CODECS, aes_key, js_find_nalu_indices, js_layout, js_parse_rbsp, js_write_rbsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import framecryptor as fc
 from framecryptor import _native
+
+import framegen
+from helpers import ANNEXB, CODECS, aes_key, js_find_nalu_indices, js_layout, js_parse_rbsp, js_write_rbsp
 
 EXAMPLES = int(os.environ.get("FRAMECRYPTOR_PROPERTY_EXAMPLES", "500"))
 PROPERTY = settings(

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from vectors import h, key_frame_of, kdf_vectors, of_type, options_for, original_material, params
 
 import framecryptor as fc
 from framecryptor import _native
+
+from vectors import h, kdf_vectors, key_frame_of, of_type, options_for, original_material, params
 
 ENCRYPTED = params("frame", lambda v: v["ciphertext"] is not None)
 REFUSED_BY_JS = params("frame", lambda v: v["ciphertext"] is None)
@@ -72,7 +73,9 @@ def test_js_frame_decrypts_after_our_ratchets(v: dict[str, Any]) -> None:
         else:
             kp.ratchet_key(v["participant"], key["keyIndex"])
     current = (
-        kp.export_shared_key(key["keyIndex"]) if v["sharedKey"] else kp.export_key(v["participant"], key["keyIndex"])
+        kp.export_shared_key(key["keyIndex"])
+        if v["sharedKey"]
+        else kp.export_key(v["participant"], key["keyIndex"])
     )
     assert current == h(key["materialHex"])
     assert c.decrypt(h(v["ciphertext"]), key_frame_of(v)) == expected_plaintext(v)
@@ -91,7 +94,9 @@ def test_js_frame_recovered_by_ratchet_window(v: dict[str, Any]) -> None:
     assert events == [fc.EncryptionState.KEY_RATCHETED]
     kp = c.key_provider
     held = (
-        kp.export_shared_key(key["keyIndex"]) if v["sharedKey"] else kp.export_key(v["participant"], key["keyIndex"])
+        kp.export_shared_key(key["keyIndex"])
+        if v["sharedKey"]
+        else kp.export_key(v["participant"], key["keyIndex"])
     )
     assert held == h(key["materialHex"])
     if key["ratchets"] > 1:  # livekit-client's window recovers one step only

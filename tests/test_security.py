@@ -9,11 +9,12 @@ import threading
 from typing import Any
 
 import pytest
-from helpers import make_provider
-from vectors import h, options_for, original_material, params
 
 import framecryptor as fc
 from framecryptor import _native
+
+from helpers import make_provider
+from vectors import h, options_for, original_material, params
 
 FRAME = b"\xb1" + bytes(range(64))
 
@@ -109,6 +110,7 @@ def test_replay_guard_memory_is_bounded_for_per_frame_prefixes(kp: fc.KeyProvide
     """livekit-client-like IVs change their first 8 bytes every frame (one stream per
     frame): the guard remembers a bounded number of recent streams exactly."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     from helpers import aes_key
 
     aes = AESGCM(aes_key(kp))
@@ -176,7 +178,13 @@ def test_ratchet_derivations_are_lazy_and_computed_once(monkeypatch: pytest.Monk
 def test_require_encryption_refuses_plaintext_both_ways() -> None:
     kp = make_provider(require_encryption=True)
     c = fc.FrameCryptor(kp, "alice", "vp8", enabled=False)
-    for call in (c.encrypt, c.decrypt, c.decrypt_frame, lambda f: c.encrypt_many([f]), lambda f: c.decrypt_many([f])):
+    for call in (
+        c.encrypt,
+        c.decrypt,
+        c.decrypt_frame,
+        lambda f: c.encrypt_many([f]),
+        lambda f: c.decrypt_many([f]),
+    ):
         with pytest.raises(fc.PlaintextRefusedError):
             call(FRAME)
     with pytest.raises(fc.PlaintextRefusedError):
@@ -234,11 +242,27 @@ def test_no_key_material_in_logs_reprs_events(caplog: pytest.LogCaptureFixture) 
                 rx.decrypt(wrong.encrypt(FRAME))
         kp.ratchet_key("alice")
     texts = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
-    texts += [repr(x) for x in (*events, *ops, kp, rx, kp.options, rx.decrypt_frame(fc.FrameCryptor(kp, "alice", "vp8").encrypt(FRAME)))]
+    texts += [
+        repr(x)
+        for x in (
+            *events,
+            *ops,
+            kp,
+            rx,
+            kp.options,
+            rx.decrypt_frame(fc.FrameCryptor(kp, "alice", "vp8").encrypt(FRAME)),
+        )
+    ]
     assert any("listener failed" in t for t in texts)  # the broken listener was logged, not raised
     derived = fc.derive_key_material(secret, kdf=fc.KeyDerivationFunction.HKDF)
     for t in texts:
-        for needle in (secret.hex(), repr(secret), derived.hex(), repr(derived), kp.export_key("alice").hex()):
+        for needle in (
+            secret.hex(),
+            repr(secret),
+            derived.hex(),
+            repr(derived),
+            kp.export_key("alice").hex(),
+        ):
             assert needle not in t
 
 

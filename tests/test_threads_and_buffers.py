@@ -23,15 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import framegen
 import numpy as np
 import pytest
-from helpers import CODECS
 
 import framecryptor as fc
 
+import framegen
+from helpers import CODECS
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import memory  # noqa: E402
+from bench import memory
 
 HKDF = fc.KeyDerivationFunction.HKDF
 THREADS = 8

@@ -21,7 +21,7 @@ JS_VECTORS = VECTOR_DIR / "livekit-client-2.23.0.jsonl"
 KDF_VECTORS = VECTOR_DIR / "kdf.json"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def js_vectors() -> tuple[dict[str, Any], ...]:
     with JS_VECTORS.open(encoding="utf-8") as f:
         return tuple(json.loads(line) for line in f if line.strip())

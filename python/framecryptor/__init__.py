@@ -18,30 +18,6 @@ from __future__ import annotations
 from . import exceptions
 from ._native import AesGcmKey
 from .cryptor import DecryptedFrame, FrameCryptor, FrameMetadata
-from .exceptions import (
-    DecryptionError,
-    E2EEError,
-    EncryptionError,
-    InternalError,
-    InvalidArgumentError,
-    InvalidBufferError,
-    InvalidFrameError,
-    InvalidKeyError,
-    IvExhaustedError,
-    MissingKeyError,
-    PlaintextRefusedError,
-    ReplayError,
-    SifFrameDroppedError,
-    UnsupportedCodecError,
-)
-from .exceptions import (
-    DataStreamError,
-    InvalidPacketError,
-    StreamAbortedError,
-    StreamChunkOrderError,
-    StreamEncryptionMismatchError,
-    StreamIncompleteError,
-)
 from .data import (
     DataCryptor,
     DataTrackE2eeExtension,
@@ -51,20 +27,29 @@ from .data import (
     parse_data_track_extensions,
     parse_data_track_packet,
 )
-from .streams import (
-    STREAM_CHUNK_SIZE,
-    ReceivedStream,
-    StreamInfo,
-    StreamReassembler,
-    byte_stream_packets,
-    decrypt_stream,
-    decrypt_streams,
-    encrypt_byte_stream,
-    encrypt_file_stream,
-    encrypt_text_stream,
-    file_stream_packets,
-    text_stream_packets,
+from .exceptions import (
+    DataStreamError,
+    DecryptionError,
+    E2EEError,
+    EncryptionError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidBufferError,
+    InvalidFrameError,
+    InvalidKeyError,
+    InvalidPacketError,
+    IvExhaustedError,
+    MissingKeyError,
+    PlaintextRefusedError,
+    ReplayError,
+    SifFrameDroppedError,
+    StreamAbortedError,
+    StreamChunkOrderError,
+    StreamEncryptionMismatchError,
+    StreamIncompleteError,
+    UnsupportedCodecError,
 )
+from .inspect import FrameInspection, KeyCandidate, inspect_frame
 from .keys import HKDF_INFO, E2EEEvent, KeyOperation, KeyProvider, derive_key_material, ratchet_material
 from .options import (
     DEFAULT_FAILURE_TOLERANCE,
@@ -79,7 +64,20 @@ from .options import (
     key_fingerprint,
 )
 from .packet_trailer import append_packet_trailer, strip_packet_trailer
-from .inspect import FrameInspection, KeyCandidate, inspect_frame
+from .streams import (
+    STREAM_CHUNK_SIZE,
+    ReceivedStream,
+    StreamInfo,
+    StreamReassembler,
+    byte_stream_packets,
+    decrypt_stream,
+    decrypt_streams,
+    encrypt_byte_stream,
+    encrypt_file_stream,
+    encrypt_text_stream,
+    file_stream_packets,
+    text_stream_packets,
+)
 
 __version__ = "0.1.0"
 

@@ -78,12 +78,16 @@ class FrameCryptor(_native.FrameCryptorBase):
         normalize_start_codes: bool = True,
     ) -> None:
         if not isinstance(key_provider, KeyProvider):
-            raise InvalidArgumentError(f"key_provider must be a KeyProvider, not {type(key_provider).__name__}")
+            raise InvalidArgumentError(
+                f"key_provider must be a KeyProvider, not {type(key_provider).__name__}"
+            )
         identity = KeyProvider._identity(participant_identity)
         self._codec = Codec.parse(codec)
         self._kp = key_provider
         self._identity = identity
-        core = _native.FrameCryptorCore(self._codec.native_id, key_provider._ring_for(identity), key_provider.sif)
+        core = _native.FrameCryptorCore(
+            self._codec.native_id, key_provider._ring_for(identity), key_provider.sif
+        )
         core.packet_trailer = bool(packet_trailer)
         core.normalize_start_codes = bool(normalize_start_codes)
         core.counters = key_provider._counters_for(identity)
@@ -268,10 +272,9 @@ class FrameCryptor(_native.FrameCryptorBase):
                     results[i] = e
             elif isinstance(r, E2EEError):
                 self._decrypt_failed(r)
-        if any_decrypted and results and not isinstance(results[-1], E2EEError):
-            # the state follows the batch's last frame
-            if self._state != EncryptionState.OK:
-                self._decrypt_ok(_last_byte(frames[-1]), frames[-1])
+        last_ok = any_decrypted and results and not isinstance(results[-1], E2EEError)
+        if last_ok and self._state != EncryptionState.OK:  # the state follows the batch's last frame
+            self._decrypt_ok(_last_byte(frames[-1]), frames[-1])
         return results
 
     def decrypt_frame(self, frame: Any, key_frame: bool | None = None) -> DecryptedFrame:

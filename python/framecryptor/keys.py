@@ -400,7 +400,9 @@ class KeyProvider:
         if not isinstance(key_index, int) or isinstance(key_index, bool):
             raise InvalidArgumentError(f"key_index must be an int, not {type(key_index).__name__}")
         if not 0 <= key_index < len(handler.slots):
-            raise InvalidArgumentError(f"key_index {key_index} out of range for a key ring of {len(handler.slots)}")
+            raise InvalidArgumentError(
+                f"key_index {key_index} out of range for a key ring of {len(handler.slots)}"
+            )
         return handler.slots[key_index]
 
     def _derive(self, material: bytes) -> _Derived:
@@ -415,7 +417,9 @@ class KeyProvider:
                 self._cache.move_to_end(digest)
                 return hit
         o = self._options
-        key, next_material = _native.derive_key(material, o.ratchet_salt, int(o.key_derivation_function), o.key_size)
+        key, next_material = _native.derive_key(
+            material, o.ratchet_salt, int(o.key_derivation_function), o.key_size
+        )
         derived = _Derived(key, next_material)
         with self._lock:
             self._cache[digest] = derived
@@ -543,7 +547,12 @@ class KeyProvider:
             slot = handler.slots[key_index]
             slot.failures += 1
             handler.failing = True
-            if tolerance >= 0 and slot.failures > tolerance and not slot.invalid and slot.material is not None:
+            if (
+                tolerance >= 0
+                and slot.failures > tolerance
+                and not slot.invalid
+                and slot.material is not None
+            ):
                 # Frames at this index are refused (MissingKeyError) until a new key is set.
                 slot.invalid = True
                 handler.ring.set(key_index, None)
@@ -576,7 +585,11 @@ class KeyProvider:
             self._event(identity, "recovered", None, state)
 
     def _event(
-        self, identity: str | None, kind: str, key_index: int | None = None, state: EncryptionState | None = None
+        self,
+        identity: str | None,
+        kind: str,
+        key_index: int | None = None,
+        state: EncryptionState | None = None,
     ) -> None:
         """Emits an E2EEEvent unless one of its kind went out for identity less than
         event_interval seconds ago (then it is counted into the next one)."""

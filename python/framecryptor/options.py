@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from .exceptions import InvalidArgumentError, InvalidKeyError, UnsupportedCodecError
 
@@ -30,7 +30,7 @@ DEFAULT_KEY_RING_SIZE = 16
 PBKDF2_ITERATIONS = 100_000
 
 #: Key material as an application passes it: bytes, or a passphrase (its UTF-8 bytes).
-KeyMaterial = Union[bytes, bytearray, memoryview, str]
+KeyMaterial: TypeAlias = bytes | bytearray | memoryview | str
 
 
 class KeyDerivationFunction(enum.IntEnum):
@@ -164,7 +164,9 @@ class KeyProviderOptions:
         if not 0 <= self.ratchet_window_size <= 256:
             raise InvalidArgumentError(f"ratchet_window_size must be 0..256, got {self.ratchet_window_size}")
         if self.failure_tolerance < -1:
-            raise InvalidArgumentError(f"failure_tolerance must be -1 (never) or >= 0, got {self.failure_tolerance}")
+            raise InvalidArgumentError(
+                f"failure_tolerance must be -1 (never) or >= 0, got {self.failure_tolerance}"
+            )
         if not 1 <= self.key_ring_size <= 256:
             raise InvalidArgumentError(f"key_ring_size must be 1..256, got {self.key_ring_size}")
         if self.key_size not in (16, 32):
@@ -176,7 +178,9 @@ class KeyProviderOptions:
                 f"key_derivation_function must be PBKDF2 or HKDF, got {self.key_derivation_function!r}"
             ) from None
         if not isinstance(self.replay_window, int) or isinstance(self.replay_window, bool):
-            raise InvalidArgumentError(f"replay_window must be an int, not {type(self.replay_window).__name__}")
+            raise InvalidArgumentError(
+                f"replay_window must be an int, not {type(self.replay_window).__name__}"
+            )
         if not 0 <= self.replay_window <= 65536:
             raise InvalidArgumentError(f"replay_window must be 0 (off) .. 65536, got {self.replay_window}")
         for name in ("require_encryption", "forward_sif_frames"):

@@ -59,7 +59,12 @@ def opus() -> dict[str, str]:
         f.sample_rate = 48000
         f.pts = i * 960
         packets += ctx.encode(f)
-    return {"codec": "opus", "key": bytes(packets[2]).hex(), "delta": bytes(packets[3]).hex(), "encoder": "libopus"}
+    return {
+        "codec": "opus",
+        "key": bytes(packets[2]).hex(),
+        "delta": bytes(packets[3]).hex(),
+        "encoder": "libopus",
+    }
 
 
 def main() -> None:
@@ -69,10 +74,16 @@ def main() -> None:
         video("libvpx-vp9", "vp9", {"deadline": "realtime"}),
         video("libsvtav1", "av1", {"preset": "12"}),
         video("libx264", "h264", {"preset": "ultrafast", "tune": "zerolatency"}),
-        video("libx265", "h265", {"preset": "ultrafast", "tune": "zerolatency", "x265-params": "log-level=none"}),
+        video(
+            "libx265", "h265", {"preset": "ultrafast", "tune": "zerolatency", "x265-params": "log-level=none"}
+        ),
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"generator": "tests/data/make_samples.py", "pyav": av.__version__, "samples": samples}, indent=1))
+    OUT.write_text(
+        json.dumps(
+            {"generator": "tests/data/make_samples.py", "pyav": av.__version__, "samples": samples}, indent=1
+        )
+    )
     for s in samples:
         print(s["codec"], len(s["key"]) // 2, len(s["delta"]) // 2)
 
