@@ -32,6 +32,14 @@ import framegen
 
 SIZES = [1, 2, 3, 5, 9, 10, 11, 20, 60, 160, 400, 1200, 5000, 50_000]
 
+#: key type, key (hex or passphrase), key index, key size in bits
+COMBOS = [
+    ("raw", "8d0c1a2b3c4d5e6f708192a3b4c5d6e7", 0, 128),
+    ("passphrase", "interop pässphrase", 1, 128),
+    ("raw", "521536a2e705d6b346ec4ca9e94811801d4f16ef739ade820d4f8c6029934801", 15, 128),
+    ("passphrase", "aes-256 room", 3, 256),
+]
+
 
 class JsRef:
     def __init__(self, path: str) -> None:
@@ -77,14 +85,8 @@ def run(jsref: str, per_combo: int, seed: int) -> int:
     ref = JsRef(jsref)
     failures = 0
     checked = {"ours->js": 0, "js->ours": 0, "js-own-failures-we-decrypt": 0, "refused": 0}
-    combos = [
-        ("raw", "8d0c1a2b3c4d5e6f708192a3b4c5d6e7", 0, 128),
-        ("passphrase", "interop pässphrase", 1, 128),
-        ("raw", "521536a2e705d6b346ec4ca9e94811801d4f16ef739ade820d4f8c6029934801", 15, 128),
-        ("passphrase", "aes-256 room", 3, 256),
-    ]
     for codec in ["opus", "vp8", "vp9", "h264", "h265"]:
-        for key_type, key, key_index, key_bits in combos:
+        for key_type, key, key_index, key_bits in COMBOS:
             kdf = fc.KeyDerivationFunction.HKDF if key_type == "raw" else fc.KeyDerivationFunction.PBKDF2
             material = bytes.fromhex(key) if key_type == "raw" else key.encode()
             kp = fc.KeyProvider(fc.KeyProviderOptions(key_derivation_function=kdf, key_size=key_bits // 8))

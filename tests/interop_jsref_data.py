@@ -29,47 +29,21 @@ import random
 import struct
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from livekit.protocol.models import DataPacket, EncryptedPacketPayload, UserPacket
 
 import framecryptor as fc
 
+sys.path.insert(0, str(Path(__file__).parent))
+from interop_jsref import COMBOS as MEDIA_COMBOS
+from interop_jsref import JsRef
+
 SIZES = [0, 1, 2, 15, 16, 17, 100, 1000, 15_000, 60_000]
 
 
-class JsRef:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.proc = subprocess.Popen(
-            ["node", "jsref.mjs"], cwd=path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        self.n = 0
-
-    def call(self, req: dict[str, Any]) -> dict[str, Any]:
-        self.n += 1
-        req = {"id": self.n, **req}
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps(req) + "\n")
-        self.proc.stdin.flush()
-        reply: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        assert reply.get("id") == self.n, reply
-        return reply
-
-    def close(self) -> None:
-        assert self.proc.stdin
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
-COMBOS = [
-    # key type, key, key index, key size in bits
-    ("raw", "8d0c1a2b3c4d5e6f708192a3b4c5d6e7", 0, 128),
-    ("passphrase", "interop pässphrase", 1, 128),
-    ("raw", "521536a2e705d6b346ec4ca9e94811801d4f16ef739ade820d4f8c6029934801", 15, 128),
-    ("passphrase", "aes-256 room", 3, 256),
-    ("raw", "00112233445566778899aabbccddeeff", 7, 256),
-]
+COMBOS = [*MEDIA_COMBOS, ("raw", "00112233445566778899aabbccddeeff", 7, 256)]
 
 
 def provider(key_type: str, key: str, key_index: int, key_bits: int) -> fc.KeyProvider:
