@@ -222,19 +222,29 @@ struct Outputs {
   }
 };
 
+// Runs op(i, output view) for every frame of the batch with the GIL released,
+// outputs allocated beforehand at capacity(frame view).
+template <typename R, typename Capacity, typename Op>
+std::vector<R> run_batch(const Batch& b, unsigned threads, Outputs& outs, std::vector<MutByteView>& views,
+                         Capacity&& capacity, Op&& op) {
+  const size_t n = b.size();
+  outs.objs.assign(n, nullptr);
+  views.resize(n);
+  for (size_t i = 0; i < n; ++i) views[i] = outs.alloc(i, capacity(b.view(i)));
+  std::vector<R> res(n);
+  py::gil_scoped_release release;
+  fc::ParallelFor(n, threads, [&](size_t i) { res[i] = op(i, views[i]); });
+  return res;
+}
+
 py::list encrypt_many(const FrameCryptorCore& c, py::handle frames, py::handle key_frames, py::handle threads) {
   Batch b = collect(frames, key_frames, false);
   const size_t n = b.size();
-  const unsigned t = thread_count(threads, b);
   Outputs outs;
-  outs.objs.assign(n, nullptr);
-  std::vector<MutByteView> views(n);
-  for (size_t i = 0; i < n; ++i) views[i] = outs.alloc(i, c.EncryptHint(b.view(i).size));
-  std::vector<Result> res(n);
-  {
-    py::gil_scoped_release release;
-    fc::ParallelFor(n, t, [&](size_t i) { res[i] = c.Encrypt(b.view(i), b.key_frames[i] != 0, views[i]); });
-  }
+  std::vector<MutByteView> views;
+  std::vector<Result> res = run_batch<Result>(
+      b, thread_count(threads, b), outs, views, [&](ByteView in) { return c.EncryptHint(in.size); },
+      [&](size_t i, MutByteView out) { return c.Encrypt(b.view(i), b.key_frames[i] != 0, out); });
   for (size_t i = 0; i < n; ++i) {
     if (res[i].status != Status::kOutputTooSmall) continue;
     // Rare: more escapes than the hint leaves room for; again at the bound.
@@ -260,16 +270,11 @@ py::list encrypt_many(const FrameCryptorCore& c, py::handle frames, py::handle k
 py::tuple decrypt_many(const FrameCryptorCore& c, py::handle frames, py::handle key_frames, py::handle threads) {
   Batch b = collect(frames, key_frames, true);
   const size_t n = b.size();
-  const unsigned t = thread_count(threads, b);
   Outputs outs;
-  outs.objs.assign(n, nullptr);
-  std::vector<MutByteView> views(n);
-  for (size_t i = 0; i < n; ++i) views[i] = outs.alloc(i, c.DecryptCapacity(b.view(i)));
-  std::vector<DecryptOutcome> res(n);
-  {
-    py::gil_scoped_release release;
-    fc::ParallelFor(n, t, [&](size_t i) { res[i] = c.Decrypt(b.view(i), b.key_frames[i], views[i]); });
-  }
+  std::vector<MutByteView> views;
+  std::vector<DecryptOutcome> res = run_batch<DecryptOutcome>(
+      b, thread_count(threads, b), outs, views, [&](ByteView in) { return c.DecryptCapacity(in); },
+      [&](size_t i, MutByteView out) { return c.Decrypt(b.view(i), b.key_frames[i], out); });
   py::list out(n);
   py::list failed;
   bool any_decrypted = false;
