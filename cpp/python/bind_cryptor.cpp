@@ -17,7 +17,6 @@ using fc::FrameCryptorCore;
 using fc::KeyRing;
 using fc::SifPolicy;
 
-fc::Codec ToCodec(int c);  // bind_format.cpp
 
 namespace {
 

@@ -118,6 +118,7 @@ py::bytes MakeBytes(size_t capacity, bool release_gil, Fill&& fill) {
 namespace framecryptor {
 class FrameCryptorCore;
 class AesGcmKey;
+enum class Codec : uint8_t;
 }  // namespace framecryptor
 
 namespace fcpy {
@@ -130,6 +131,9 @@ namespace fcpy {
 // instead of the cryptor's current key.
 PyObject* EncryptNew(const framecryptor::FrameCryptorCore& c, ByteView in, bool key_frame, bool release_gil,
                      Result* result, framecryptor::AesGcmKey* key = nullptr, uint8_t key_index = 0);
+
+// The codec of a Codec.native_id; raises InvalidArgumentError for others (bind_format.cpp).
+framecryptor::Codec ToCodec(int c);
 
 // Hex of a few bytes (fingerprints only: never used on key material).
 std::string Hex(const uint8_t* p, size_t n);

@@ -249,13 +249,15 @@ size_t ReceiverLayouts(const DecryptParams& p, ByteView in, FrameLayout out[6]) 
     case Codec::kH264:
     case Codec::kH265: {
       const bool kf_first = p.key_frame != 0;  // unknown: key-frame rule first
-      add(JsLayout(p.codec, kf_first, in));    // livekit-client (and native when a slice exists)
+      const FrameLayout js = JsLayout(p.codec, kf_first, in);
+      add(js);                                 // livekit-client (and native when a slice exists)
       add({Vp8HeaderLen(kf_first), false});    // livekit-client sender fallback (no slice)
       if (p.key_frame < 0) add({Vp8HeaderLen(false), false});
       add({0, true});                          // native sender without a slice
-      if (p.codec == Codec::kH265) {
-        // The configured codec's own first slice, should an H.264-looking
-        // unit have won livekit-client's byte-based detection.
+      if (p.codec == Codec::kH265 && js.nal && IsH264Slice(in[js.header_len - 2])) {
+        // An H.264-looking unit won livekit-client's byte-based detection: the
+        // configured codec's own first slice too. (Otherwise that slice is the
+        // one js already found, and the full scan is not needed.)
         const AnnexBScan scan = ScanAnnexB(in, false);
         if (scan.first_h265_slice != SIZE_MAX) add({scan.first_h265_slice + 2, true});
       }

@@ -98,33 +98,45 @@ const uint8_t* FindZeroPair(const uint8_t* p, const uint8_t* end) {
 
 namespace {
 
-// Walks the escaping state machine, calling point(i) for each insertion point.
-// Non-zero stretches are skipped with FindZeroPair: a pair is the only place
-// where the counter can reach 2, and after a non-zero byte it is back to 0.
+// The escaping state machine over data[0, n), calling point(i) for each
+// insertion point. zeros carries the zero counter from a previous piece (0 at
+// the start of a block) and is left for the next one. Non-zero stretches are
+// skipped with FindZeroPair: a pair is the only place where the counter can
+// reach 2, and after a non-zero byte it is back to 0.
 template <typename OnPoint>
-void escape_points(ByteView in, OnPoint&& point) {
-  const uint8_t* const base = in.data;
-  const size_t n = in.size;
+void escape_points(const uint8_t* data, size_t n, int& zeros, OnPoint&& point) {
   size_t i = 0;
-  while (i + 2 < n) {
-    const size_t p = static_cast<size_t>(FindZeroPair(base + i, base + n) - base);
-    if (p + 2 >= n) return;  // no byte follows the pair
-    int zeros = 0;
-    size_t j = p;
-    for (; j < n; ++j) {
-      const uint8_t b = base[j];
+  while (i < n) {
+    if (zeros == 0) {
+      // Skip to the next zero pair; a lone zero ending the piece may pair with the next piece.
+      const size_t p = static_cast<size_t>(FindZeroPair(data + i, data + n) - data);
+      if (p >= n) {
+        zeros = data[n - 1] == 0 ? 1 : 0;
+        return;
+      }
+      i = p;
+    }
+    // Byte at a time until a non-zero byte resets the counter.
+    while (i < n) {
+      const uint8_t b = data[i];
       if (zeros >= 2 && b <= 3) {
-        point(j);
+        point(i);
         zeros = 0;
       }
+      ++i;
       if (b != 0) {
-        ++j;
+        zeros = 0;
         break;
       }
       ++zeros;
     }
-    i = j;
   }
+}
+
+template <typename OnPoint>
+void escape_points(ByteView in, OnPoint&& point) {
+  int zeros = 0;
+  escape_points(in.data, in.size, zeros, point);
 }
 
 }  // namespace
@@ -139,36 +151,10 @@ size_t RbspEscapePoints(ByteView in, uint32_t* points, size_t max) {
 }
 
 void RbspEscapeScanner::Feed(const uint8_t* data, size_t n) {
-  auto point = [&](size_t i) {
+  escape_points(data, n, zeros_, [&](size_t i) {
     if (count_ < max_) points_[count_] = static_cast<uint32_t>(offset_ + i);
     ++count_;
-  };
-  size_t i = 0;
-  while (i < n) {
-    if (zeros_ == 0) {
-      // Skip to the next zero pair; a lone zero ending the piece may pair with the next piece.
-      const size_t p = static_cast<size_t>(FindZeroPair(data + i, data + n) - data);
-      if (p >= n) {
-        zeros_ = data[n - 1] == 0 ? 1 : 0;
-        break;
-      }
-      i = p;
-    }
-    // Byte at a time until a non-zero byte resets the counter (as RbspEscapePoints).
-    while (i < n) {
-      const uint8_t b = data[i];
-      if (zeros_ >= 2 && b <= 3) {
-        point(i);
-        zeros_ = 0;
-      }
-      ++i;
-      if (b != 0) {
-        zeros_ = 0;
-        break;
-      }
-      ++zeros_;
-    }
-  }
+  });
   offset_ += n;
 }
 

@@ -24,10 +24,9 @@ from typing import Any
 
 from . import _native
 from .exceptions import DecryptionError, E2EEError, InvalidArgumentError, InvalidFrameError, InvalidKeyError
-from .keys import HKDF_INFO
+from .keys import _kdf32
 from .options import (
     DEFAULT_RATCHET_SALT,
-    PBKDF2_ITERATIONS,
     Codec,
     KeyDerivationFunction,
     key_fingerprint,
@@ -146,12 +145,6 @@ class KeyMatch:
             "plaintext_size": len(self.plaintext),
             "plaintext_head": self.plaintext[:16].hex(),
         }
-
-
-def _kdf32(material: bytes, salt: bytes, kdf: KeyDerivationFunction) -> bytes:
-    if kdf is KeyDerivationFunction.PBKDF2:
-        return _native.pbkdf2_sha256(material, salt, PBKDF2_ITERATIONS, 32)
-    return _native.hkdf_sha256(material, salt, HKDF_INFO, 32)
 
 
 @dataclasses.dataclass(eq=False)

@@ -23,7 +23,8 @@ from .. import _native
 from ..cryptor import FrameCryptor
 from ..exceptions import DecryptionError, E2EEError, InvalidFrameError, MissingKeyError, SifFrameDroppedError
 from ..keys import HKDF_INFO, KeyProvider
-from ..options import PBKDF2_ITERATIONS, Codec, EncryptionState, KeyDerivationFunction, KeyProviderOptions
+from ..keys import _kdf32 as _keys_kdf32
+from ..options import Codec, EncryptionState, KeyDerivationFunction, KeyProviderOptions
 from .common import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, CliError
 from .keys import add_debug_option
 
@@ -102,11 +103,8 @@ def _h(x: str | None) -> bytes:
     return bytes.fromhex(x or "")
 
 
-@functools.lru_cache(maxsize=512)
-def _kdf32(material: bytes, salt: bytes, kdf: KeyDerivationFunction) -> bytes:
-    if kdf is KeyDerivationFunction.PBKDF2:
-        return _native.pbkdf2_sha256(material, salt, PBKDF2_ITERATIONS, 32)
-    return _native.hkdf_sha256(material, salt, HKDF_INFO, 32)
+# The key schedule's one KDF run, cached: the vectors derive the same chains many times.
+_kdf32 = functools.lru_cache(maxsize=512)(_keys_kdf32)
 
 
 def _original(key: dict[str, Any]) -> bytes:
